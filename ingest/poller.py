@@ -1,0 +1,483 @@
+"""Read new mail from a mailbox into the database, one committed batch at a time.
+
+For each batch: fetch the raw mails, store each one with its raw bytes, let
+the handler turn it into a case or a non-case, and advance the mailbox's last
+UID, all in one transaction; only then mark the mails on the server. A crash
+at any point loses nothing: uncommitted mail is fetched again, and a mail
+already stored from the same place is never stored twice. A mail whose
+handling raises is stored with its error and retried on later polls; it
+never blocks the mail behind it.
+"""
+
+import hashlib
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ingest.identity import identity
+from ingest.mail import ParsedMail
+from ingest.parse import parse_mail
+from ingest.progress import Progress
+from ingest.source import Fetched, FolderInfo, MailSource
+from store import cases, inbound, mailboxes
+from store.db import transaction
+from store.models import Inbound, MailState
+from suqiu import clock
+from suqiu.config import IngestSettings, MailboxSettings
+from suqiu.errors import IngestError, SuqiuError
+
+log = logging.getLogger(__name__)
+
+# Decides what a stored mail is (sets kind, reason, case_id) and acts on it.
+Handler = Callable[[Session, Inbound, ParsedMail], None]
+
+LEASE = timedelta(minutes=10)
+RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
+
+
+def owner_name() -> str:
+    """Name this process in leases and claims: host, pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait before processing a failed mail again."""
+    return timedelta(seconds=RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1])
+
+
+@dataclass
+class PollReport:
+    """What one poll of one mailbox did."""
+
+    mailbox: str
+    stored: int = 0  # new mails stored, whatever they turned out to be
+    failed: int = 0  # of those, how many failed processing
+    rehomed: int = 0  # known mails found again under a new UIDVALIDITY
+    retried: int = 0  # earlier failures processed again
+    recovered: int = 0  # of those, how many succeeded this time
+    kinds: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+class Poller:
+    """Moves mail from sources into the database through a handler."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        handler: Handler,
+        settings: IngestSettings,
+        *,
+        owner: str | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        self.sessions = sessions
+        self.handler = handler
+        self.settings = settings
+        self.owner = owner or owner_name()
+        self.show_progress = show_progress
+
+    def poll(self, source: MailSource, mailbox: MailboxSettings) -> PollReport:
+        """Open *source*, read everything new, close it; one bad mail never
+        stops the others, and a mailbox that cannot be read is reported."""
+        try:
+            folder = source.open()
+        except IngestError as exc:
+            source.close()
+            return self.failed(mailbox, exc)
+        try:
+            return self.read(source, mailbox, folder)
+        finally:
+            source.close()
+
+    def read(
+        self, source: MailSource, mailbox: MailboxSettings, folder: FolderInfo
+    ) -> PollReport:
+        """Read everything new from an open *source* under the mailbox lease."""
+        report = PollReport(mailbox.name)
+        with transaction(self.sessions) as session:
+            mailboxes.state_of(session, mailbox.name, mailbox.folder)
+            if not mailboxes.acquire(session, mailbox.name, self.owner, LEASE):
+                log.info("mailbox %s: another service is reading it", mailbox.name)
+                return report
+        try:
+            self._read(source, mailbox, folder.uidvalidity, report)
+        except IngestError as exc:
+            return self.failed(mailbox, exc, report)
+        finally:
+            with transaction(self.sessions) as session:
+                mailboxes.release(session, mailbox.name, self.owner)
+        return report
+
+    def failed(
+        self,
+        mailbox: MailboxSettings,
+        exc: SuqiuError,
+        report: PollReport | None = None,
+    ) -> PollReport:
+        """Record that *mailbox* could not be read, and why."""
+        report = report or PollReport(mailbox.name)
+        report.error = str(exc)
+        with transaction(self.sessions) as session:
+            state = mailboxes.state_of(session, mailbox.name, mailbox.folder)
+            state.last_error = str(exc)
+            state.last_error_at = clock.now()
+        log.error("mailbox %s: %s", mailbox.name, exc)
+        return report
+
+    def _read(
+        self,
+        source: MailSource,
+        mailbox: MailboxSettings,
+        uidvalidity: int,
+        report: PollReport,
+    ) -> None:
+        last_uid = self._check_uidvalidity(mailbox, uidvalidity)
+
+        uids = source.uids_after(last_uid)
+        if uids:
+            log.info("mailbox %s: %d new mails", mailbox.name, len(uids))
+        progress = Progress(len(uids), mailbox.name, enabled=self.show_progress)
+        with progress:
+            for batch in self._batches(source, uids):
+                done = self._ingest_batch(source, mailbox, uidvalidity, batch, report)
+                self._mark(source, mailbox, uidvalidity, done)
+                progress.advance(len(batch))
+
+        recovered = self._retry_failed(mailbox, uidvalidity, report)
+        self._mark(source, mailbox, uidvalidity, recovered)
+        with transaction(self.sessions) as session:
+            state = mailboxes.state_of(session, mailbox.name, mailbox.folder)
+            state.last_polled_at = clock.now()
+            state.last_error = None
+
+    def _check_uidvalidity(self, mailbox: MailboxSettings, uidvalidity: int) -> int:
+        """Return the last UID read, starting over if UIDVALIDITY changed."""
+        with transaction(self.sessions) as session:
+            state = mailboxes.state_of(session, mailbox.name, mailbox.folder)
+            if state.uidvalidity is not None and state.uidvalidity != uidvalidity:
+                # RFC 3501 §2.3.1.1: old UIDs mean nothing now. Read the folder
+                # again; mails we hold are recognised by identity, not stored twice.
+                log.warning(
+                    "mailbox %s: UIDVALIDITY changed from %s to %s; rescanning",
+                    mailbox.name,
+                    state.uidvalidity,
+                    uidvalidity,
+                )
+                cases.record(
+                    session,
+                    None,
+                    "uidvalidity_changed",
+                    reason=f"信箱“{mailbox.name}”的 UIDVALIDITY 由 "
+                    f"{state.uidvalidity} 变为 {uidvalidity}，重新扫描",
+                )
+                state.last_uid = 0
+            if state.uidvalidity != uidvalidity:
+                state.uidvalidity = uidvalidity
+            return state.last_uid
+
+    def _batches(self, source: MailSource, uids: list[int]) -> Iterator[list[int]]:
+        """Cut *uids* into batches by count and by total size."""
+        for start in range(0, len(uids), self.settings.batch_size * 10):
+            window = uids[start : start + self.settings.batch_size * 10]
+            sizes = source.sizes(window)
+            batch: list[int] = []
+            total = 0
+            for uid in window:
+                size = sizes.get(uid, 0)
+                if batch and (
+                    len(batch) >= self.settings.batch_size
+                    or total + size > self.settings.batch_bytes
+                ):
+                    yield batch
+                    batch, total = [], 0
+                batch.append(uid)
+                total += size
+            if batch:
+                yield batch
+
+    def _ingest_batch(
+        self,
+        source: MailSource,
+        mailbox: MailboxSettings,
+        uidvalidity: int,
+        batch: list[int],
+        report: PollReport,
+    ) -> list[int]:
+        """Store and handle one batch in one transaction; return UIDs to mark."""
+        fetched = source.fetch(batch)
+        done: list[int] = []
+        with transaction(self.sessions) as session:
+            if not mailboxes.acquire(session, mailbox.name, self.owner, LEASE):
+                raise IngestError(f"信箱“{mailbox.name}”的读取权已被另一个进程接管")
+            for mail in fetched:
+                row = self._ingest_one(session, mailbox, uidvalidity, mail, report)
+                if row is not None and row.state == MailState.DONE:
+                    done.append(mail.uid)
+            state = mailboxes.state_of(session, mailbox.name, mailbox.folder)
+            state.last_uid = max(batch[-1], state.last_uid)
+        return done
+
+    def _ingest_one(
+        self,
+        session: Session,
+        mailbox: MailboxSettings,
+        uidvalidity: int,
+        mail: Fetched,
+        report: PollReport,
+    ) -> Inbound | None:
+        location = f"{uidvalidity}/{mail.uid}"
+        if inbound.at_location(session, mailbox.name, location) is not None:
+            return None
+
+        parsed = parse_mail(mail.raw, max_part_bytes=self.settings.max_part_bytes)
+        key = identity(parsed, mail.raw)
+        known = inbound.rehome_candidate(session, mailbox.name, key, uidvalidity)
+        if known is not None:
+            self._rehome(session, known, uidvalidity, mail.uid)
+            report.rehomed += 1
+            return known
+
+        row = _new_row(mailbox, uidvalidity, mail, parsed, key)
+        try:
+            with session.begin_nested():
+                self._store_and_handle(session, row, parsed, key)
+        except IntegrityError:
+            # Another process stored the first copy of this mail a moment
+            # ago: ours is a duplicate of it now.
+            row = _new_row(mailbox, uidvalidity, mail, parsed, key)
+            self._store_failure_safe(session, row, parsed, key, report)
+        except Exception as exc:  # a mail must never stop the mail behind it
+            row = _new_row(mailbox, uidvalidity, mail, parsed, key)
+            self._store_failed(session, row, key, exc)
+            report.failed += 1
+
+        report.stored += 1
+        if row.kind:
+            report.kinds[row.kind] = report.kinds.get(row.kind, 0) + 1
+        _log_mail(row)
+        return row
+
+    def _store_and_handle(
+        self, session: Session, row: Inbound, parsed: ParsedMail, key: str
+    ) -> None:
+        first = inbound.original(session, key)
+        row.original_identity = None if first is not None else key
+        session.add(row)
+        session.flush()
+        if first is not None:
+            row.kind = "duplicate"
+            row.duplicate_of = first.id
+            row.case_id = first.case_id
+            row.reason = f"与已读取的邮件 #{first.id}（{first.mailbox}）相同"
+            return
+        self.handler(session, row, parsed)
+
+    def _store_failure_safe(
+        self,
+        session: Session,
+        row: Inbound,
+        parsed: ParsedMail,
+        key: str,
+        report: PollReport,
+    ) -> None:
+        try:
+            with session.begin_nested():
+                self._store_and_handle(session, row, parsed, key)
+        except Exception as exc:  # a mail must never stop the mail behind it
+            row.original_identity = None
+            self._store_failed(session, row, key, exc)
+            report.failed += 1
+
+    def _store_failed(
+        self, session: Session, row: Inbound, key: str, exc: BaseException
+    ) -> None:
+        """Keep a mail whose handling raised, with its error, for a retry."""
+        log.error(
+            "mailbox %s uid %s/%s <%s>: processing failed",
+            row.mailbox,
+            row.uidvalidity,
+            row.uid,
+            row.message_id,
+            exc_info=exc,
+        )
+        row.kind = None
+        row.case_id = None
+        row.state = MailState.FAILED
+        row.error = _describe(exc)
+        row.attempts = 1
+        row.next_attempt_at = clock.now() + retry_delay(1)
+        if row.original_identity is None and inbound.original(session, key) is None:
+            row.original_identity = key
+        with session.begin_nested():
+            session.add(row)
+
+    def _rehome(
+        self, session: Session, row: Inbound, uidvalidity: int, uid: int
+    ) -> None:
+        old = row.location
+        row.uidvalidity = uidvalidity
+        row.uid = uid
+        row.location = f"{uidvalidity}/{uid}"
+        cases.record(
+            session,
+            row.case,
+            "mail_renumbered",
+            reason=f"邮件 #{row.id} 在信箱“{row.mailbox}”中由 {old} 重新编号为 "
+            f"{row.location}（UIDVALIDITY 变化），未重复受理",
+        )
+        log.info(
+            "mailbox %s uid %s/%s <%s>: already stored as mail #%s, renumbered",
+            row.mailbox,
+            uidvalidity,
+            uid,
+            row.message_id,
+            row.id,
+        )
+
+    def _retry_failed(
+        self, mailbox: MailboxSettings, uidvalidity: int, report: PollReport
+    ) -> list[int]:
+        """Process again the failed mails that are due; return UIDs to mark."""
+        to_mark: list[int] = []
+        with transaction(self.sessions) as session:
+            due = inbound.due_retries(session, mailbox.name, clock.now(), limit=200)
+            for row in due:
+                report.retried += 1
+                if self.retry(session, row):
+                    report.recovered += 1
+                    if row.uidvalidity == uidvalidity and row.uid is not None:
+                        to_mark.append(row.uid)
+        return to_mark
+
+    def retry(self, session: Session, row: Inbound) -> bool:
+        """Process a failed mail again; True when it went through this time."""
+        parsed = parse_mail(row.raw, max_part_bytes=self.settings.max_part_bytes)
+        try:
+            with session.begin_nested():
+                row.state = MailState.DONE
+                row.error = None
+                row.next_attempt_at = None
+                self.handler(session, row, parsed)
+                inbound.adopt_duplicates(session, row.id, row.case_id)
+        except Exception as exc:  # a mail must never stop the mail behind it
+            log.error(
+                "mail #%s <%s>: retry %d failed",
+                row.id,
+                row.message_id,
+                row.attempts,
+                exc_info=exc,
+            )
+            row.state = MailState.FAILED
+            row.kind = None
+            row.case_id = None
+            row.error = _describe(exc)
+            row.attempts += 1
+            row.next_attempt_at = (
+                clock.now() + retry_delay(row.attempts)
+                if row.attempts < self.settings.max_attempts
+                else None  # out of retries: waits for staff (suqiu retry)
+            )
+            return False
+        row.attempts += 1
+        log.info("mail #%s <%s>: retry succeeded", row.id, row.message_id)
+        _log_mail(row)
+        return True
+
+    def _mark(
+        self,
+        source: MailSource,
+        mailbox: MailboxSettings,
+        uidvalidity: int,
+        uids: list[int],
+    ) -> None:
+        if not uids or mailbox.after == "none":
+            return
+        try:
+            source.mark(uids)
+        except IngestError as exc:
+            # The mails are safe in the database; only the server-side flag
+            # is missing, which costs nothing but a look from a person.
+            log.warning("mailbox %s: %s", mailbox.name, exc)
+            return
+        with transaction(self.sessions) as session:
+            session.execute(
+                update(Inbound)
+                .where(
+                    Inbound.mailbox == mailbox.name,
+                    Inbound.uidvalidity == uidvalidity,
+                    Inbound.uid.in_(uids),
+                )
+                .values(marked_at=clock.now())
+            )
+
+
+def _new_row(
+    mailbox: MailboxSettings,
+    uidvalidity: int,
+    mail: Fetched,
+    parsed: ParsedMail,
+    key: str,
+) -> Inbound:
+    sender = parsed.sender
+    return Inbound(
+        mailbox=mailbox.name,
+        folder=mailbox.folder,
+        uidvalidity=uidvalidity,
+        uid=mail.uid,
+        location=f"{uidvalidity}/{mail.uid}",
+        identity=key,
+        message_id=parsed.message_id[:990] if parsed.message_id else None,
+        raw=mail.raw,
+        size=len(mail.raw),
+        sha256=hashlib.sha256(mail.raw).hexdigest(),
+        from_addr=sender.addr[:320] if sender and sender.addr else None,
+        from_name=sender.name[:300] if sender and sender.name else None,
+        to_addrs=[a.addr for a in parsed.to + parsed.cc if a.addr],
+        subject=parsed.subject,
+        sent_at=parsed.date,
+        read_at=clock.now(),
+        in_reply_to=list(parsed.in_reply_to),
+        references=list(parsed.references),
+        text=parsed.text,
+        attachments=[
+            {
+                "index": a.index,
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "oversized": a.oversized,
+            }
+            for a in parsed.attachments
+        ],
+        defects=list(parsed.defects),
+        state=MailState.DONE,
+        attempts=1,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for staff, plus where it happened, for whoever fixes it."""
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    place = f"（{where[0].filename}:{where[0].lineno}）" if where else ""
+    return f"{type(exc).__name__}: {exc}{place}"
+
+
+def _log_mail(row: Inbound) -> None:
+    log.info(
+        "mailbox %s uid %s/%s <%s>: %s%s",
+        row.mailbox,
+        row.uidvalidity,
+        row.uid,
+        row.message_id or "-",
+        row.kind or f"FAILED ({row.error})",
+        f", case {row.case.number}" if row.case is not None else "",
+    )

@@ -1,0 +1,41 @@
+"""What every kind of mailbox offers the poller: open, list, fetch, mark."""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    uidvalidity: int
+    exists: int
+
+
+@dataclass(frozen=True)
+class Fetched:
+    uid: int
+    raw: bytes
+
+
+class MailSource(Protocol):
+    """A folder of mail with IMAP's numbering: UIDVALIDITY and ascending UIDs."""
+
+    @property
+    def name(self) -> str: ...
+
+    def open(self) -> FolderInfo: ...
+
+    def uids_after(self, last_uid: int) -> list[int]: ...
+
+    def sizes(self, uids: list[int]) -> dict[int, int]: ...
+
+    def fetch(self, uids: list[int]) -> list[Fetched]: ...
+
+    def mark(self, uids: list[int]) -> None: ...
+
+    def supports_idle(self) -> bool: ...
+
+    def wait(self, seconds: float) -> bool:
+        """Block up to *seconds* for new mail (IMAP IDLE); True if some came."""
+        ...
+
+    def close(self) -> None: ...

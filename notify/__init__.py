@@ -1,0 +1,1 @@
+"""Outbound mail: render texts and forms, queue them, and deliver them by SMTP."""

@@ -1,0 +1,1 @@
+"""Pure decisions over an appeal: category, unit, deadline, major, crisis."""

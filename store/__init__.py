@@ -1,0 +1,1 @@
+"""The database: models, sessions, case numbers, transitions and the outbox."""

@@ -1,0 +1,65 @@
+"""Lookups over stored inbound mail: by place, by identity, due for a retry."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from store.models import Inbound, MailState
+
+
+def at_location(session: Session, mailbox: str, location: str) -> Inbound | None:
+    """Return the mail stored from *location* of *mailbox*, if any."""
+    return session.scalars(
+        select(Inbound).where(Inbound.mailbox == mailbox, Inbound.location == location)
+    ).first()
+
+
+def original(session: Session, identity: str) -> Inbound | None:
+    """Return the first stored copy of the mail with *identity*, if any."""
+    return session.scalars(
+        select(Inbound).where(Inbound.original_identity == identity)
+    ).first()
+
+
+def rehome_candidate(
+    session: Session, mailbox: str, identity: str, uidvalidity: int
+) -> Inbound | None:
+    """Return a copy of *identity* stored from this mailbox under an older
+    UIDVALIDITY: the same mail, renumbered by the server, not a new one."""
+    return session.scalars(
+        select(Inbound)
+        .where(
+            Inbound.mailbox == mailbox,
+            Inbound.identity == identity,
+            Inbound.uidvalidity != uidvalidity,
+        )
+        .order_by(Inbound.id)
+        .limit(1)
+    ).first()
+
+
+def due_retries(
+    session: Session, mailbox: str, now: datetime, limit: int
+) -> Sequence[Inbound]:
+    """Return failed mails of *mailbox* whose next attempt is due, oldest first."""
+    return session.scalars(
+        select(Inbound)
+        .where(
+            Inbound.mailbox == mailbox,
+            Inbound.state == MailState.FAILED,
+            Inbound.next_attempt_at <= now,
+        )
+        .order_by(Inbound.next_attempt_at, Inbound.id)
+        .limit(limit)
+    ).all()
+
+
+def adopt_duplicates(session: Session, original_id: int, case_id: int | None) -> None:
+    """Point the copies of a mail at the case its original finally got."""
+    session.execute(
+        update(Inbound)
+        .where(Inbound.duplicate_of == original_id)
+        .values(case_id=case_id)
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations of suqiu's schema; applied by `suqiu init`."""

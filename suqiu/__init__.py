@@ -1,0 +1,1 @@
+"""suqiu: the command line, configuration and scheduler that wire the pipeline."""

@@ -1,0 +1,94 @@
+"""Build the running parts from the settings: database, sources, flow, sender."""
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ingest.imap import ImapMailbox
+from ingest.maildir import MaildirMailbox
+from ingest.poller import Poller, PollReport, owner_name
+from ingest.source import MailSource
+from notify.smtp import DeliveryReport, Sender
+from store import schema
+from store.db import make_engine, make_sessions, transaction
+from suqiu import clock
+from suqiu.actions import Office
+from suqiu.config import MailboxSettings, Settings
+from suqiu.errors import ConfigError
+from suqiu.flow import Flow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """One configured suqiu: what every command needs, built on first use."""
+
+    settings: Settings
+    owner: str = field(default_factory=owner_name)
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        clock.use_zone(self.settings.timezone)
+
+    @cached_property
+    def office(self) -> Office:
+        if self.settings.smtp is None:
+            raise ConfigError(
+                f"配置文件 {self.settings.path} 缺少 [smtp]：没有它无法发出任何邮件"
+            )
+        return Office(self.settings)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        schema.require_current(self.engine)
+        return make_sessions(self.engine)
+
+    @cached_property
+    def flow(self) -> Flow:
+        return Flow(self.settings, self.office)
+
+    @cached_property
+    def poller(self) -> Poller:
+        return Poller(
+            self.sessions,
+            self.flow,
+            self.settings.ingest,
+            owner=self.owner,
+            show_progress=self.show_progress,
+        )
+
+    def source(self, mailbox: MailboxSettings) -> MailSource:
+        if mailbox.type == "maildir":
+            return MaildirMailbox(mailbox)
+        return ImapMailbox(mailbox)
+
+    def check_secrets(self) -> None:
+        """Read every password now, so a missing one fails before connecting."""
+        for mailbox in self.settings.mailboxes:
+            mailbox.password.value()
+        if self.settings.smtp is not None:
+            self.settings.smtp.password.value()
+
+    def poll_all(self) -> list[PollReport]:
+        """Read every configured mailbox once."""
+        return [self.poller.poll(self.source(m), m) for m in self.settings.mailboxes]
+
+    def remind_ratings(self) -> tuple[int, int]:
+        """Remind students who have not rated, close the long-silent ones."""
+        with transaction(self.sessions) as session:
+            result = self.office.remind_ratings(session)
+        self.send()
+        return result
+
+    def send(self, limit: int = 10000) -> DeliveryReport:
+        if self.settings.smtp is None:
+            raise ConfigError(f"配置文件 {self.settings.path} 缺少 [smtp]，无法发信")
+        return Sender(self.sessions, self.settings.smtp, self.owner).deliver(limit)

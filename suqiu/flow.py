@@ -1,0 +1,217 @@
+"""What happens to each inbound mail: the handler the poller calls.
+
+It decides nothing itself: ``ingest.classify`` says what the mail is and
+who wrote it, ``routing`` reads ratings and commands, and the office's
+actions (``suqiu.actions``) change the case and queue the mails that follow.
+"""
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from ingest.classify import Directory, Verdict, classify
+from ingest.mail import ParsedMail
+from ingest.quotes import strip_reply
+from notify import mails
+from routing.commands import Command, CommandProblem, read_command
+from routing.rating import read_rating
+from store import cases
+from store.models import Case, CaseStatus, Inbound
+from suqiu import clock
+from suqiu.actions import AppealFacts, Office
+from suqiu.config import Settings
+from suqiu.errors import TransitionError
+
+log = logging.getLogger(__name__)
+
+NO_SUBJECT = "（无主题）"
+
+
+class Flow:
+    """Turns one stored inbound mail into its effects on cases and the outbox."""
+
+    def __init__(self, settings: Settings, office: Office | None = None) -> None:
+        self.settings = settings
+        self.office = office or Office(settings)
+        self.channels = {m.name: m.channel for m in settings.mailboxes}
+        self.directory = Directory(
+            own=settings.own_addresses(),
+            admins=frozenset(settings.admins),
+            units={addr: unit.name for unit in settings.units for addr in unit.emails},
+        )
+
+    def __call__(self, session: Session, row: Inbound, parsed: ParsedMail) -> None:
+        verdict = classify(session, parsed, self.directory)
+        row.kind = verdict.kind
+        row.reason = verdict.reason
+        row.case_id = verdict.case.id if verdict.case is not None else None
+
+        if verdict.kind == "appeal":
+            self.on_appeal(session, row, parsed)
+        elif verdict.kind == "follow_up":
+            # CONTRACT.md: a reply's text is the answer alone, without the
+            # quoted history and signature under it.
+            row.text = strip_reply(parsed.text, parsed.html)
+            self.on_reply(session, row, parsed, verdict)
+        elif verdict.kind == "bounce":
+            self.on_bounce(session, row, verdict)
+        elif verdict.kind == "unmatched" and verdict.role == "admin":
+            self.on_stray_command(session, row, parsed)
+
+    def on_appeal(self, session: Session, row: Inbound, parsed: ParsedMail) -> None:
+        """受理: open a case, route it, acknowledge it."""
+        facts = AppealFacts(
+            channel=self.channels.get(row.mailbox, row.mailbox),
+            subject=(parsed.subject.strip() or NO_SUBJECT)[:500],
+            text=parsed.text,
+            received_at=row.read_at,
+            sender=row.from_addr,
+            sender_name=parsed.sender.name if parsed.sender else None,
+            reply_address=_reply_address(parsed),
+            mail=row,
+        )
+        row.reason = "新的诉求"
+        case = self.office.receive(session, facts)
+        row.case_id = case.id
+        row.case = case
+        self.office.acknowledge(session, case, facts)
+
+    def on_reply(
+        self, session: Session, row: Inbound, parsed: ParsedMail, verdict: Verdict
+    ) -> None:
+        """A mail in a case's thread: decided by who wrote it."""
+        case = verdict.case
+        assert case is not None
+        actor = row.from_addr or cases.SYSTEM
+
+        if verdict.role == "admin":
+            command = read_command(row.text, today=clock.local(clock.now()).date())
+            if command is not None:
+                row.kind = "command"
+                row.reason = f"管理员指令：{_first_line(row.text)}"
+                self.run_command(session, case, command, row)
+                return
+            self._answer(session, case, row, parsed, actor)
+        elif verdict.role == "unit":
+            self._answer(session, case, row, parsed, actor)
+        elif verdict.role == "student":
+            rating = (
+                read_rating(row.text) if case.status == CaseStatus.REPLIED else None
+            )
+            if rating is not None:
+                row.kind = "rating"
+                row.reason = f"学生评价：{rating}"
+                self.office.rate(session, case, rating, row, actor=actor)
+            else:
+                row.reason = f"学生对诉求 {case.number} 的补充来信"
+                self.office.follow_up(session, case, row)
+        else:
+            row.kind = "unmatched"
+            row.reason = (
+                f"{row.from_addr or '未知发件人'} 无权回复诉求 {case.number}，"
+                "已保留待学生工作处查看"
+            )
+            cases.record(session, case, "reply_held", reason=row.reason)
+
+    def _answer(
+        self, session: Session, case: Case, row: Inbound, parsed: ParsedMail, actor: str
+    ) -> None:
+        row.kind = "unit_reply"
+        row.reason = f"{case.unit or '学生工作处'}对诉求 {case.number} 的答复"
+        self.office.answer(session, case, row, parsed, actor=actor)
+
+    def run_command(
+        self,
+        session: Session,
+        case: Case,
+        command: Command | CommandProblem,
+        row: Inbound,
+    ) -> None:
+        """Carry out a staff command from mail and answer it either way."""
+        actor = row.from_addr or cases.SYSTEM
+        if isinstance(command, CommandProblem):
+            ok, result = False, command.message
+        else:
+            try:
+                with session.begin_nested():
+                    ok, result = (
+                        True,
+                        self.office.apply(session, case, command, actor=actor),
+                    )
+            except TransitionError as exc:
+                ok, result = False, str(exc)
+        cases.record(
+            session,
+            case,
+            "command" if ok else "command_refused",
+            actor=actor,
+            reason=f"{_first_line(row.text)}：{result}",
+        )
+        mails.queue(
+            session,
+            self.office.mail,
+            case=case,
+            kind="ack",
+            template="staff_command_result",
+            to=[actor],
+            answering=row,
+            ok=ok,
+            command_text=_first_line(row.text),
+            result=result,
+        )
+
+    def on_stray_command(
+        self, session: Session, row: Inbound, parsed: ParsedMail
+    ) -> None:
+        """A staff mail with a command but no case: say what is missing."""
+        row.text = strip_reply(parsed.text, parsed.html)
+        command = read_command(row.text, today=clock.local(clock.now()).date())
+        if command is None or not row.from_addr:
+            return
+        row.kind = "command"
+        row.reason = "管理员指令未注明诉求编号"
+        mails.queue(
+            session,
+            self.office.mail,
+            case=None,
+            kind="ack",
+            template="staff_command_result",
+            to=[row.from_addr],
+            answering=row,
+            ok=False,
+            command_text=_first_line(row.text),
+            result="找不到这条指令对应的诉求：请回复关于该诉求的邮件，"
+            "或在主题中写明编号（如 SQ2026-0001）。",
+        )
+
+    def on_bounce(self, session: Session, row: Inbound, verdict: Verdict) -> None:
+        """A bounce: note it on the mail of ours that bounced and on its case."""
+        bounced = verdict.bounced
+        if bounced is None:
+            return
+        row.outbox_id = bounced.id
+        bounced.bounced_at = clock.now()
+        bounced.bounce_reason = verdict.reason
+        cases.record(
+            session,
+            bounced.case,
+            "mail_bounced",
+            reason=f"发往 {'、'.join(bounced.recipients)} 的邮件被退回："
+            f"{verdict.reason}",
+            data={"outbox_id": bounced.id, "inbound_id": row.id},
+        )
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:100]
+    return ""
+
+
+def _reply_address(parsed: ParsedMail) -> str | None:
+    """Where the student wants answers: Reply-To when given, else From."""
+    for address in parsed.reply_to:
+        if address.addr and "@" in address.addr:
+            return address.addr
+    return None

@@ -1,0 +1,1 @@
+"""The tests of suqiu, against real IMAP, SMTP and database servers."""
