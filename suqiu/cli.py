@@ -1,10 +1,13 @@
 """The `suqiu` command: CONTRACT.md's commands, for IT staff and the office."""
 
+import getpass
 import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -347,6 +350,213 @@ def retry(ctx: Context, mail_id: int) -> None:
             sys.exit(1)
 
 
+def _act(ctx: Context, number: str, action: Callable[..., str], *args: Any) -> None:
+    """Apply one office action to case *number* as the CLI user, then send."""
+    app = ctx.app
+    actor = f"cli:{getpass.getuser()}"
+    with failing_clearly():
+        with transaction(app.sessions) as session:
+            case = get_case(session, number)
+            result = action(session, case, *args, actor=actor)
+        console.print(f"{case.number}：{result}", highlight=False)
+        if app.settings.smtp is not None:
+            app.send()
+
+
+@main.command()
+@click.argument("number")
+@click.argument("unit")
+@click.option("--reason", help="转交的说明（随办理单告知单位）")
+@pass_context
+def assign(ctx: Context, number: str, unit: str, reason: str | None) -> None:
+    """转交：把诉求交给另一个责任单位（发送办理单）。"""
+    _act(
+        ctx,
+        number,
+        lambda session, case, actor: ctx.app.office.assign(
+            session, case, unit, actor=actor, reason=reason or "学生工作处转交"
+        ),
+    )
+
+
+@main.command()
+@click.argument("number")
+@click.option("--due", type=click.DateTime(["%Y-%m-%d"]), help="领导小组规定的办结日期")
+@click.option("--reason", default="学生工作处认定为重大问题", show_default=True)
+@pass_context
+def escalate(ctx: Context, number: str, due: datetime | None, reason: str) -> None:
+    """重大：提请领导小组研判。"""
+    _act(
+        ctx,
+        number,
+        lambda session, case, actor: ctx.app.office.escalate(
+            session,
+            case,
+            actor=actor,
+            why=reason,
+            due=due.date() if due else None,
+            major=True,
+        ),
+    )
+
+
+@main.command()
+@click.argument("number")
+@click.option("--reason", required=True, help="不予受理的理由（会告知学生）")
+@pass_context
+def decline(ctx: Context, number: str, reason: str) -> None:
+    """不予受理：把理由告知学生。"""
+    _act(ctx, number, ctx.app.office.decline, reason)
+
+
+@main.command()
+@click.argument("number")
+@click.option("--reason", required=True, help="办结说明（会告知学生）")
+@pass_context
+def close(ctx: Context, number: str, reason: str) -> None:
+    """办结：由学生工作处办结诉求。"""
+    _act(ctx, number, ctx.app.office.close, reason)
+
+
+@main.command()
+@click.argument("number")
+@click.option("--off", is_flag=True, help="取消公开")
+@pass_context
+def public(ctx: Context, number: str, off: bool) -> None:
+    """公开：允许在定期公开中发布（去除个人信息后）。"""
+    _act(ctx, number, ctx.app.office.mark, "public", not off)
+
+
+@main.command()
+@click.argument("number")
+@click.option("--off", is_flag=True, help="取消保密")
+@pass_context
+def confidential(ctx: Context, number: str, off: bool) -> None:
+    """保密：对责任单位隐去学生身份。"""
+    _act(ctx, number, ctx.app.office.mark, "confidential", not off)
+
+
+OFFLINE_CHANNELS = (
+    "处长接待日",
+    "座谈会",
+    "辅导员",
+    "热线电话",
+    "提案",
+    "学生会权益维护部",
+    "意见箱",
+)
+
+
+@main.command()
+@click.option("--channel", required=True, type=click.Choice(OFFLINE_CHANNELS))
+@click.option("--subject", required=True, help="诉求主题")
+@click.option("--content", required=True, help="诉求内容（以 @文件名 读取文件）")
+@click.option("--name", help="学生姓名")
+@click.option("--class", "class_name", help="学生班级")
+@click.option("--student-id", help="学号")
+@click.option("--phone", help="联系电话")
+@click.option("--email", help="学生邮箱（受理回执和答复发往此处）")
+@click.option("--counselor", help="辅导员姓名")
+@click.option("--receiver", help="受理方（个人或部门）")
+@click.option("--opinion", default="", help="受理方意见")
+@click.option(
+    "--form", "form_path", type=click.Path(), help="把交报单（.docx）存到此处"
+)
+@pass_context
+def register(
+    ctx: Context,
+    channel: str,
+    subject: str,
+    content: str,
+    name: str | None,
+    class_name: str | None,
+    student_id: str | None,
+    phone: str | None,
+    email: str | None,
+    counselor: str | None,
+    receiver: str | None,
+    opinion: str,
+    form_path: str | None,
+) -> None:
+    """登记线下渠道的诉求（交报单），之后与邮件诉求同样办理。"""
+    from notify.forms import IntakeForm, intake_form_docx
+    from store.cases import StudentFacts
+    from suqiu import clock
+    from suqiu.actions import AppealFacts
+
+    if content.startswith("@"):
+        content = Path(content[1:]).read_text(encoding="utf-8")
+    app = ctx.app
+    actor = f"cli:{getpass.getuser()}"
+    student = StudentFacts(
+        name=name,
+        class_name=class_name,
+        student_id=student_id,
+        email=email.lower() if email else None,
+        phone=phone,
+        counselor=counselor,
+    )
+    facts = AppealFacts(
+        channel=channel,
+        subject=subject,
+        text=content,
+        received_at=clock.now(),
+        sender=student.email,
+        student=student,
+    )
+    with failing_clearly():
+        with transaction(app.sessions) as session:
+            case = app.office.receive(session, facts, actor=actor)
+            app.office.acknowledge(session, case, facts)
+            number, status = case.number, STATUS_NAMES[CaseStatus(case.status)]
+            unit = case.unit
+        console.print(
+            f"已登记 {number}（{channel}），当前状态：{status}"
+            + (f"，已交由{unit}办理。" if unit else "。"),
+            highlight=False,
+        )
+        if form_path:
+            form = IntakeForm(
+                subject=subject,
+                date=clock.local(clock.now()).date(),
+                student_class=class_name or "",
+                student_name=name or "",
+                counselor=counselor or "",
+                contact=phone or email or "",
+                content=content,
+                receiver_opinion=opinion,
+                receiver=receiver or actor,
+            )
+            Path(form_path).write_bytes(intake_form_docx(form))
+            console.print(f"交报单已保存到 {form_path}。", highlight=False)
+        if app.settings.smtp is not None:
+            app.send()
+
+
+@main.group()
+def roster() -> None:
+    """学生花名册（可选）：用于补全办理单和抄送辅导员。"""
+
+
+@roster.command(name="import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@pass_context
+def roster_import(ctx: Context, path: str) -> None:
+    """导入花名册（CSV 或 XLSX）。
+
+    列：学号、姓名、班级、学院、邮箱、辅导员、辅导员邮箱。
+    """
+    from store import roster as roster_store
+
+    with failing_clearly():
+        rows = roster_store.read_rows(Path(path))
+        with transaction(ctx.app.sessions) as session:
+            report = roster_store.import_rows(session, rows, path)
+    console.print(f"花名册导入完成：新增 {report.added} 人，更新 {report.updated} 人。")
+    for problem in report.skipped or []:
+        errors.print(f"跳过：{problem}", highlight=False)
+
+
 @main.command()
 @pass_context
 def doctor(ctx: Context) -> None:
@@ -374,8 +584,3 @@ def _short(text: str, width: int) -> str:
 
 def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-
-
-def command(name: str) -> Callable[..., Any]:
-    """Register a sub-command defined in another module of this package."""
-    return main.command(name=name)
