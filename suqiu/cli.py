@@ -1,6 +1,7 @@
 """The `suqiu` command: CONTRACT.md's commands, for IT staff and the office."""
 
 import getpass
+import importlib
 import json
 import logging
 import sys
@@ -584,3 +585,14 @@ def _short(text: str, width: int) -> str:
 
 def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _register_command_modules() -> None:
+    """Import the modules that add their own commands to ``main``."""
+    for module in EXTRA_COMMANDS:
+        importlib.import_module(module)
+
+
+# Modules that define further sub-commands with ``@main.command()``.
+EXTRA_COMMANDS: tuple[str, ...] = ()
+_register_command_modules()
