@@ -98,6 +98,8 @@ def codec_for(label: str | None) -> str | None:
         info = codecs.lookup(name)
     except (LookupError, ValueError):
         return None
+    # CodecInfo has no public flag for this; without it "base64" or "zlib"
+    # would pass as a charset.
     if not info._is_text_encoding or info.name in _REFUSED_CODECS:
         return None
     if info.name in ("gb2312", "gbk"):
@@ -144,7 +146,8 @@ def _lossy(data: bytes, codec: str) -> str | None:
 
 
 def _fallback(data: bytes) -> str:
-    """Decode hopeless bytes: the reading with the fewest U+FFFD, else latin-1."""
+    """Decode hopeless bytes: slightly damaged UTF-8 or GB18030, else latin-1,
+    which maps every byte to some character."""
     for codec in ("utf-8", "gb18030"):
         text = _lossy(data, codec)
         if text is not None:

@@ -104,6 +104,8 @@ class _Writer:
             self.line_break()
 
     def result(self) -> str:
+        # TODO: runs of spaces are collapsed on every line, <pre> included,
+        # so preformatted indentation is lost.
         lines = []
         blank = True
         for line in "".join(self.parts).split("\n"):

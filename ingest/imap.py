@@ -8,6 +8,8 @@ database holds the mail. Nothing is ever deleted or expunged.
 
 import logging
 import ssl
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,6 +26,7 @@ CLIENT_ID = {"name": "suqiu", "version": "0.1", "vendor": "suqiu"}
 # UID FETCH of many UIDs in one command keeps the round trips few; the
 # batches are also cut by size before they reach here.
 FETCH_CHUNK = 500
+IDLE_TICK = 0.5  # seconds between checks for a stop request while idling
 
 # Mail providers whose accounts need an authorization code (授权码) instead of
 # the web password for IMAP and SMTP; a refused login there usually means that.
@@ -217,17 +220,69 @@ class ImapMailbox:
     def supports_idle(self) -> bool:
         return bool(self.client.has_capability("IDLE"))
 
-    def wait(self, seconds: float) -> bool:
-        """IDLE (RFC 2177) up to *seconds*; True when new mail may be there."""
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
+        """IDLE (RFC 2177) up to *seconds*, or until *stop* is set; True when
+        new mail may be there."""
+        if self._exists_reported():
+            return True
+        deadline = time.monotonic() + seconds
+        empty_returns = 0
         try:
             self.client.idle()
+            if self._already_buffered():
+                self.client.idle_done()
+                return True
             try:
-                responses = self.client.idle_check(timeout=seconds)
+                # Short checks, so that a stopping service is not held up
+                # for the whole IDLE period.
+                while not stop.is_set() and time.monotonic() < deadline:
+                    started = time.monotonic()
+                    responses = self.client.idle_check(timeout=IDLE_TICK)
+                    if any(r[:1] == (b"BYE",) for r in responses):
+                        raise IngestError(f"信箱“{self.name}”的服务器关闭了连接")
+                    if any(_is_new_mail(r) for r in responses):
+                        return True
+                    # After the server hangs up without a BYE, imapclient's
+                    # idle_check returns at once, empty, forever.
+                    quick = (
+                        not responses and time.monotonic() - started < IDLE_TICK / 10
+                    )
+                    empty_returns = empty_returns + 1 if quick else 0
+                    if empty_returns >= 3:
+                        raise IngestError(f"信箱“{self.name}”的连接已断开")
             finally:
                 self.client.idle_done()
         except (OSError, IMAPClientError) as exc:
             raise IngestError(f"信箱“{self.name}”IDLE 中断：{exc}") from exc
-        return any(_is_new_mail(r) for r in responses)
+        return False
+
+    def _exists_reported(self) -> bool:
+        """True when the server reported new mail during our last commands.
+
+        A mail that arrives while UID SEARCH runs is announced by an untagged
+        EXISTS within that command's response, which imaplib keeps aside
+        and IDLE will not repeat: without this check it would wait unseen
+        until the next IDLE period.
+        """
+        pending = self.client._imap.untagged_responses
+        return bool(pending.pop("EXISTS", None) or pending.pop("RECENT", None))
+
+    def _already_buffered(self) -> bool:
+        """True when a response came in the same packet as IDLE's "+ idling".
+
+        imaplib reads through a buffered file; a line already in its buffer
+        never makes the socket readable again, so idle_check would not see
+        it until the next packet.
+        """
+        sock = self.client.socket()
+        previous = sock.gettimeout()
+        sock.setblocking(False)
+        try:
+            return bool(self.client._imap.file.peek(1))
+        except OSError:
+            return False
+        finally:
+            sock.settimeout(previous)
 
     def noop(self) -> None:
         try:

@@ -8,6 +8,7 @@ UIDVALIDITY. Marking a mail "seen" moves it from new/ to cur/ with the S flag.
 import logging
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from ingest.source import Fetched, FolderInfo
@@ -143,7 +144,7 @@ class MaildirMailbox:
     def supports_idle(self) -> bool:
         return False
 
-    def wait(self, seconds: float) -> bool:
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
         raise NotImplementedError("a Maildir is polled, never idled on")
 
     def close(self) -> None:

@@ -41,8 +41,8 @@ DEFAULT_MAX_PART_BYTES = 25 * 1024 * 1024
 # (a decoded copy, a list of lines, each part's joined payload).
 LEAN_THRESHOLD = 4 * 1024 * 1024
 
-# Deeper nesting is an attack or a loop of forwards; parts below it are
-# counted (so indexes stay stable) but not read.
+# Deeper nesting is an attack or a loop of forwards: parts below it are not
+# read.
 _MAX_DEPTH = 64
 
 # A header block larger than this is not a header block.
@@ -132,6 +132,10 @@ class _MessagePayload(_Payload):
     Its original bytes are gone, so it is written out again, once.
     """
 
+    # TODO: the email package re-folds headers when it writes a message out,
+    # so an attached mail's size and extracted bytes can differ slightly from
+    # what was sent (and from what the lean walker gives for the same part).
+
     def __init__(self, message: Message) -> None:
         self.message = message
         self._data: bytes | None = None
@@ -218,7 +222,8 @@ def _flatten(message: Message) -> bytes:
     try:
         BytesGenerator(buffer, mangle_from_=False, policy=compat32).flatten(message)
         return buffer.getvalue()
-    except Exception:  # a charset label that cannot re-encode its own text
+    except (LookupError, UnicodeError, ValueError):
+        # A charset label that cannot re-encode its own text (utf-16, idna).
         lines = [f"{key}: {value}\n" for key, value in message.raw_items()]
         body = message.get_payload()
         text = "".join(lines) + "\n" + (body if isinstance(body, str) else "")
@@ -393,6 +398,9 @@ def _read_headers(
     value: list[str] = []
     position = start
     limit = min(end, start + _MAX_HEADER_BYTES)
+    # TODO: lines end at LF only; a mail with bare CR line endings (old Mac
+    # clients) is read as one long header line by this walker, though the
+    # email package, used below LEAN_THRESHOLD, splits it.
 
     def flush() -> None:
         if name is not None:
@@ -521,10 +529,12 @@ def _split_params(value: str) -> tuple[str, Params]:
         while position < length and value[position] in " \t\r\n":
             position += 1
         if position < length and value[position] == '"':
-            chars = []
+            chars: list[str] = []
             position += 1
             while position < length and value[position] != '"':
-                if value[position] == "\\" and position + 1 < length:
+                # A raw GBK character can end in 0x5C, which is no escape.
+                after_8bit = bool(chars) and "\udc80" <= chars[-1] <= "\udcff"
+                if value[position] == "\\" and position + 1 < length and not after_8bit:
                     position += 1
                 chars.append(value[position])
                 position += 1
@@ -664,6 +674,8 @@ def _addresses(values: list[str], header: str, defects: list[str]) -> list[Addre
         for diagnostic in diagnostics:
             if not diagnostic.get("recovered"):
                 defects.append(f"{header}: unreadable address")
+        # TODO: an unquoted display name holding a comma (From: Zhang, San
+        # <a@b>) is split by the scanner, and "Zhang" is lost from the name.
         before = len(result)
         for name, addr in pairs:
             display, found = decode_header(name) if name else ("", [])
@@ -688,6 +700,8 @@ def _date(values: list[str], defects: list[str]) -> datetime | None:
         result = parse_mail_date(text)
     except Exception:  # mail-parser's date reader failed outright
         result = None
+    # TODO: an alphabetic zone is read as RFC 5322 defines it, so "CST" is
+    # US Central; some Chinese servers mean China Standard Time (+0800).
     if result is not None and result.value is not None:
         defects.extend(f"Date: {reason}" for reason in result.reasons)
         return _with_sender_offset(result.value, text, result.timezone)
@@ -799,6 +813,8 @@ def _body_text(data: bytes, ctype: str, params: Params) -> tuple[str, list[str]]
 
 def _unflow(text: str, delsp: bool) -> str:
     """Join the soft line breaks of format=flowed text (RFC 3676 section 4)."""
+    # TODO: quote depth (leading ">") is not tracked, so a flowed quoted
+    # line can be joined to an unquoted one after it.
     lines: list[str] = []
     pending = ""
     for line in text.split("\n"):

@@ -130,7 +130,7 @@ class Poller:
             state = mailboxes.state_of(session, mailbox.name, mailbox.folder)
             state.last_error = str(exc)
             state.last_error_at = clock.now()
-        log.error("mailbox %s: %s", mailbox.name, exc)
+        log.error("mailbox %s unavailable: %s", mailbox.name, exc)
         return report
 
     def _read(

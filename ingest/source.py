@@ -1,5 +1,6 @@
 """What every kind of mailbox offers the poller: open, list, fetch, mark."""
 
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,8 +35,9 @@ class MailSource(Protocol):
 
     def supports_idle(self) -> bool: ...
 
-    def wait(self, seconds: float) -> bool:
-        """Block up to *seconds* for new mail (IMAP IDLE); True if some came."""
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
+        """Block up to *seconds* for new mail (IMAP IDLE), or until *stop*
+        is set; True if some came."""
         ...
 
     def close(self) -> None: ...

@@ -89,6 +89,12 @@ class SmtpConnection:
                     smtp.starttls(context=self._context())
             if s.username:
                 smtp.login(s.username, s.password.value() or "")
+        except UnicodeEncodeError as exc:
+            # smtplib sends AUTH as ASCII; real 授权码 are ASCII letters.
+            raise PermanentSendError(
+                f"SMTP 密码（{s.password.env}）含有非 ASCII 字符，无法登录；"
+                "请使用邮箱生成的客户端授权码。"
+            ) from exc
         except smtplib.SMTPAuthenticationError as exc:
             raise PermanentSendError(
                 f"SMTP 服务器 {s.host} 拒绝登录（{s.username}）："

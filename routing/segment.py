@@ -112,6 +112,8 @@ def _load() -> Any:
         console = getattr(jieba, "log_console", None)
         if console is not None:
             jieba_log.removeHandler(console)
+        # jieba also pins its logger at DEBUG; let it follow the application.
+        jieba_log.setLevel(logging.NOTSET)
 
         # A private Tokenizer keeps our user words out of jieba's module-level
         # default, which other code in the process may use as it is.

@@ -53,8 +53,8 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     )
     # jieba and the IMAP protocol log are noisy below WARNING unless asked.
     if verbose < 2:
-        logging.getLogger("imapclient").setLevel(logging.WARNING)
-        logging.getLogger("jieba").setLevel(logging.WARNING)
+        for noisy in ("imapclient", "alembic", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @contextmanager

@@ -109,7 +109,9 @@ class Service:
         """One connection's life: read, wait, read again, until it must end."""
         folder = source.open()
         idle = mailbox.idle and source.supports_idle()
-        if not idle:
+        if idle:
+            log.info("mailbox %s: connected, waiting with IDLE", mailbox.name)
+        else:
             log.info(
                 "mailbox %s: no IDLE, polling every %.0f s",
                 mailbox.name,
@@ -131,7 +133,7 @@ class Service:
             if waited >= IDLE_SECONDS:
                 return  # reconnect, which re-selects the folder
             wait = min(60.0, IDLE_SECONDS - waited)
-            source.wait(wait)
+            source.wait(wait, self.stopping)
             waited += wait
 
     def _deliver_loop(self) -> None:

@@ -81,9 +81,8 @@ class Deployment:
                 'security = "none"',
                 f'username = "{user.user}"',
                 f'password_env = "PW_{key.upper()}"',
-                "poll_seconds = 1",
             ]
-            for name, value in mailbox_options.items():
+            for name, value in {"poll_seconds": 1, **mailbox_options}.items():
                 lines.append(f"{name} = {_toml(value)}")
             lines.append("")
         for unit, emails in UNITS.items():

@@ -161,6 +161,31 @@ def test_iphone_mail_utf8() -> None:
     assert mail.date is not None and mail.date.utcoffset() == timedelta(hours=8)
 
 
+def test_iphone_text_parts_around_a_photo_are_joined() -> None:
+    """Text parts on both sides of an inline photo are joined in order."""
+    mail = read("iphone_inline_photo.eml")
+
+    assert mail.subject == "北区3栋5楼浴室热水器漏电"
+    assert mail.text.startswith("老师好，这是北区3栋5楼公共浴室的照片")
+    assert mail.text.index("照片如下：") < mail.text.index("麻烦尽快安排维修")
+    assert mail.text.endswith("发自我的iPhone")
+    [photo] = mail.attachments
+    assert (photo.filename, photo.inline) == ("IMG_2034.jpeg", True)
+
+
+def test_related_image_with_content_id() -> None:
+    """A pasted screenshot in multipart/related is an inline attachment with its id."""
+    mail = read("netease163_related_cid.eml")
+
+    assert mail.subject == "选修课在教务系统里查不到"
+    assert "《大学生心理健康》课程" in mail.text
+    assert mail.html is not None and "cid:1f3a9c2e$1$" in mail.html
+    [image] = mail.attachments
+    assert image.filename == "截图.png"
+    assert image.inline
+    assert image.content_id == "1f3a9c2e$1$19d2a4b6c8e$Coremail$weiming2402$163.com"
+
+
 def test_foxmail_rfc2047_name_inside_quotes() -> None:
     """Foxmail's quoted RFC 2047 attachment name decodes, and the .docx extracts."""
     raw = (MAIL / "foxmail_gb2312_docx.eml").read_bytes()
@@ -490,6 +515,21 @@ def test_html_empty_and_garbage_input() -> None:
 # -- attachments, size cap and extraction -------------------------------------
 
 
+def test_raw_gbk_filename_ending_in_backslash_byte() -> None:
+    """A raw GBK name whose character ends in 0x5C keeps it: it is no escape."""
+    name = "誠信承诺书.txt".encode("gbk")
+    assert b"\\" in name
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+        b"Content-Type: text/plain\r\n\r\nbody\r\n--b\r\n"
+        b'Content-Disposition: attachment; filename="' + name + b'"\r\n\r\n'
+        b"data\r\n--b--\r\n"
+    )
+    [attachment] = parse_mail(raw).attachments
+
+    assert attachment.filename == "誠信承诺书.txt"
+
+
 def test_oversized_part_is_listed_not_decoded() -> None:
     """A part over the cap is listed with an estimated size and a defect."""
     raw = attachment_mail(200_000)
@@ -549,7 +589,7 @@ def test_lean_walker_agrees_with_mail_parser(
 
 
 def test_big_mail_memory_is_bounded() -> None:
-    """A mail with a 50 MB attachment parses with under 1.5 times its size extra."""
+    """A 50 MB attachment adds under 1.5 times the mail's size, decoded or not."""
     raw = attachment_mail(50 * 1024 * 1024)
     assert len(raw) > parse.LEAN_THRESHOLD
 
@@ -564,6 +604,16 @@ def test_big_mail_memory_is_bounded() -> None:
     [big] = mail.attachments
     assert big.oversized and big.filename == "中国视频.zip"
     assert "班级推荐名单报到学院后被改掉了" in mail.text
+
+    tracemalloc.start()
+    try:
+        [decoded] = parse_mail(raw, max_part_bytes=len(raw)).attachments
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 1.5 * len(raw)
+    assert decoded.size == 50 * 1024 * 1024 and not decoded.oversized
 
 
 # -- never raising ------------------------------------------------------------
