@@ -7,7 +7,7 @@ import email.utils
 import io
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from email.generator import BytesGenerator
 from email.message import Message
@@ -1031,7 +1031,7 @@ def parse_mail(
     encoded size is over *max_part_bytes* are listed but not decoded.
     """
     try:
-        return _parse(bytes(raw), max_part_bytes)
+        return _without_nul(_parse(bytes(raw), max_part_bytes))
     except Exception as exc:  # the contract: a broken mail is data
         log.warning("mail not parsed: %s", type(exc).__name__, exc_info=True)
         return ParsedMail(
@@ -1040,6 +1040,46 @@ def parse_mail(
             sender=None,
             defects=[f"mail not readable ({type(exc).__name__})"],
         )
+
+
+def _without_nul(mail: ParsedMail) -> ParsedMail:
+    """Drop NUL characters from every text: they carry no meaning in mail,
+    and PostgreSQL refuses them in text columns."""
+
+    def clean(value: str) -> str:
+        return value.replace("\x00", "") if "\x00" in value else value
+
+    def address(item: Address | None) -> Address | None:
+        if item is None:
+            return None
+        return Address(clean(item.name) if item.name else item.name, clean(item.addr))
+
+    def addresses(items: list[Address]) -> list[Address]:
+        return [a for a in (address(i) for i in items) if a is not None]
+
+    return replace(
+        mail,
+        message_id=clean(mail.message_id) if mail.message_id else mail.message_id,
+        subject=clean(mail.subject),
+        sender=address(mail.sender),
+        reply_to=addresses(mail.reply_to),
+        to=addresses(mail.to),
+        cc=addresses(mail.cc),
+        in_reply_to=[clean(i) for i in mail.in_reply_to],
+        references=[clean(i) for i in mail.references],
+        headers={k: [clean(v) for v in vs] for k, vs in mail.headers.items()},
+        text=clean(mail.text),
+        html=clean(mail.html) if mail.html else mail.html,
+        attachments=[
+            replace(a, filename=clean(a.filename) if a.filename else a.filename)
+            for a in mail.attachments
+        ],
+        attached_headers=[
+            {k: clean(v) for k, v in h.items()} for h in mail.attached_headers
+        ],
+        delivery_status=clean(mail.delivery_status) if mail.delivery_status else None,
+        defects=[clean(d) for d in mail.defects],
+    )
 
 
 def extract_attachment(raw: bytes, index: int) -> bytes | None:

@@ -11,15 +11,13 @@ never blocks the mail behind it.
 
 import hashlib
 import logging
-import os
-import socket
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.identity import identity
@@ -27,7 +25,7 @@ from ingest.mail import ParsedMail
 from ingest.parse import parse_mail
 from ingest.progress import Progress
 from ingest.source import Fetched, FolderInfo, MailSource
-from store import cases, inbound, mailboxes
+from store import cases, inbound, mailboxes, owners
 from store.db import transaction
 from store.models import Inbound, MailState
 from suqiu import clock
@@ -40,12 +38,13 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Session, Inbound, ParsedMail], None]
 
 LEASE = timedelta(minutes=10)
+FETCH_LIMIT = 1000  # UIDs marked late in one poll
 RETRY_DELAYS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
 
 
 def owner_name() -> str:
     """Name this process in leases and claims: host, pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return owners.me()
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -154,6 +153,9 @@ class Poller:
 
         recovered = self._retry_failed(mailbox, uidvalidity, report)
         self._mark(source, mailbox, uidvalidity, recovered)
+        self._mark(
+            source, mailbox, uidvalidity, self._left_unmarked(mailbox, uidvalidity)
+        )
         with transaction(self.sessions) as session:
             state = mailboxes.state_of(session, mailbox.name, mailbox.folder)
             state.last_polled_at = clock.now()
@@ -317,8 +319,15 @@ class Poller:
         row.next_attempt_at = clock.now() + retry_delay(1)
         if row.original_identity is None and inbound.original(session, key) is None:
             row.original_identity = key
-        with session.begin_nested():
-            session.add(row)
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except SQLAlchemyError:
+            # The database refused what we understood of the mail: keep the
+            # mail itself, with nothing but its bytes, place and error.
+            log.exception("mail #%s: stored with its raw bytes only", row.uid)
+            with session.begin_nested():
+                session.add(_bare_row(row))
 
     def _rehome(
         self, session: Session, row: Inbound, uidvalidity: int, uid: int
@@ -392,6 +401,16 @@ class Poller:
         _log_mail(row)
         return True
 
+    def _left_unmarked(self, mailbox: MailboxSettings, uidvalidity: int) -> list[int]:
+        """UIDs stored and processed but never marked: a crash came between
+        the commit and the flag. Marking them late costs nothing."""
+        if mailbox.after == "none":
+            return []
+        with transaction(self.sessions) as session:
+            return inbound.unmarked(
+                session, mailbox.name, uidvalidity, limit=FETCH_LIMIT
+            )
+
     def _mark(
         self,
         source: MailSource,
@@ -461,6 +480,34 @@ def _new_row(
         defects=list(parsed.defects),
         state=MailState.DONE,
         attempts=1,
+    )
+
+
+def _bare_row(row: Inbound) -> Inbound:
+    """The least a failed mail can be stored as: bytes, place, error."""
+    return Inbound(
+        mailbox=row.mailbox,
+        folder=row.folder,
+        uidvalidity=row.uidvalidity,
+        uid=row.uid,
+        location=row.location,
+        identity=row.identity,
+        original_identity=row.original_identity,
+        raw=row.raw,
+        size=row.size,
+        sha256=row.sha256,
+        read_at=row.read_at,
+        to_addrs=[],
+        in_reply_to=[],
+        references=[],
+        attachments=[],
+        defects=[],
+        subject="",
+        text="",
+        state=MailState.FAILED,
+        error=(row.error or "").replace("\x00", ""),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
     )
 
 

@@ -13,11 +13,15 @@ from suqiu.errors import StoreError
 
 log = logging.getLogger(__name__)
 
+READ_ONLY = "suqiu_read_only"  # execution option of sessions that only read
+
 
 def make_engine(url: str) -> Engine:
     """Return an engine for *url*, with SQLite tuned for a mail service."""
     try:
-        engine = create_engine(url, pool_pre_ping=True)
+        # hide_parameters: a failed statement's message must not carry the
+        # mail's text into logs and error columns.
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
     except (SQLAlchemyError, ValueError, ImportError) as exc:
         raise StoreError(f"无法使用数据库地址 {url!r}：{exc}") from exc
 
@@ -41,10 +45,14 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(connection: Any) -> None:
-    # BEGIN IMMEDIATE takes the write lock up front. With pysqlite's default
-    # deferred BEGIN, two writers can both read and then deadlock on upgrade,
-    # which SQLite reports at once as "database is locked".
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A writer takes the write lock up front (BEGIN IMMEDIATE): with a
+    # deferred BEGIN two writers can both read, then deadlock on upgrading,
+    # which SQLite reports at once as "database is locked". A reader begins
+    # deferred, so that with WAL it never waits for a writer.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def rowcount(result: Any) -> int:
@@ -52,9 +60,10 @@ def rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
-def make_sessions(engine: Engine) -> sessionmaker[Session]:
-    """Return the session factory every part of suqiu uses."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessions(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Return a session factory; *read_only* ones never wait for a writer."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager

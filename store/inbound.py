@@ -40,6 +40,24 @@ def rehome_candidate(
     ).first()
 
 
+def unmarked(session: Session, mailbox: str, uidvalidity: int, limit: int) -> list[int]:
+    """UIDs of processed mails of *mailbox* never flagged on the server."""
+    return list(
+        session.scalars(
+            select(Inbound.uid)
+            .where(
+                Inbound.mailbox == mailbox,
+                Inbound.uidvalidity == uidvalidity,
+                Inbound.state == MailState.DONE,
+                Inbound.marked_at.is_(None),
+                Inbound.uid.is_not(None),
+            )
+            .order_by(Inbound.uid)
+            .limit(limit)
+        )
+    )
+
+
 def due_retries(
     session: Session, mailbox: str, now: datetime, limit: int
 ) -> Sequence[Inbound]:

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from store import owners
 from store.db import rowcount
 from store.models import MailboxState
 from suqiu import clock
@@ -39,16 +40,20 @@ def state_of(session: Session, name: str, folder: str) -> MailboxState:
 def acquire(session: Session, name: str, owner: str, ttl: timedelta) -> bool:
     """Take or renew the lease on mailbox *name*; False if another holds it."""
     moment = clock.now()
+    holder = session.scalars(
+        select(MailboxState.lease_owner).where(MailboxState.name == name)
+    ).first()
+    free = or_(
+        MailboxState.lease_owner.is_(None),
+        MailboxState.lease_owner == owner,
+        MailboxState.lease_until < moment,
+    )
+    if holder is not None and holder != owner and owners.is_dead(holder):
+        log.warning("mailbox %s: lease of dead process %s taken over", name, holder)
+        free = or_(free, MailboxState.lease_owner == holder)
     taken = session.execute(
         update(MailboxState)
-        .where(
-            MailboxState.name == name,
-            or_(
-                MailboxState.lease_owner.is_(None),
-                MailboxState.lease_owner == owner,
-                MailboxState.lease_until < moment,
-            ),
-        )
+        .where(MailboxState.name == name, free)
         .values(lease_owner=owner, lease_until=moment + ttl)
     )
     return rowcount(taken) == 1

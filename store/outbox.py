@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from store import owners
 from store.db import rowcount
 from store.models import Case, Outbox, OutboxState
 from suqiu import clock
@@ -118,13 +119,17 @@ def release_stale(session: Session, owner: str, older_than: timedelta) -> list[O
     could deliver it twice, so staff decide (``suqiu send --retry-uncertain``).
     """
     cutoff = clock.now() - older_than
-    rows = session.scalars(
+    claimed = session.scalars(
         select(Outbox).where(
-            Outbox.state == OutboxState.SENDING,
-            Outbox.claimed_at < cutoff,
-            Outbox.claimed_by != owner,
+            Outbox.state == OutboxState.SENDING, Outbox.claimed_by != owner
         )
     ).all()
+    rows = [
+        row
+        for row in claimed
+        if owners.is_dead(row.claimed_by)
+        or (row.claimed_at is not None and row.claimed_at < cutoff)
+    ]
     for row in rows:
         row.state = OutboxState.UNCERTAIN
         row.last_error = (

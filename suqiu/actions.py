@@ -91,6 +91,11 @@ class Office:
                 else f"由 {actor} 登记（交报单）"
             ),
         )
+        if facts.mail is not None:
+            # Linked now: the 办理单 below quotes this mail and passes on its files.
+            facts.mail.case_id = case.id
+            facts.mail.case = case
+            self._note_oversized(session, case, facts.mail)
         terms = topic_terms(facts.subject, facts.text)
         case.topic_terms = sorted(terms)
 
@@ -125,6 +130,20 @@ class Office:
 
         self._dispatch(session, case, decision, terms)
         return case
+
+    def _note_oversized(self, session: Session, case: Case, mail: Inbound) -> None:
+        """Tell staff, on the case, of attachments too large to be decoded."""
+        cap = self.settings.ingest.max_part_bytes // (1024 * 1024)
+        for item in mail.attachments:
+            if item.get("oversized"):
+                size = int(item.get("size") or 0) // (1024 * 1024)
+                cases.record(
+                    session,
+                    case,
+                    "attachment_oversized",
+                    reason=f"附件“{item.get('filename') or '未命名'}”约 {size} MB，"
+                    f"超过 {cap} MB 上限：原始邮件已完整保存，但附件未解码、未转发",
+                )
 
     def _student(
         self, session: Session, said: Statements, facts: AppealFacts

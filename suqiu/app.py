@@ -52,6 +52,12 @@ class App:
         return make_sessions(self.engine)
 
     @cached_property
+    def readers(self) -> sessionmaker[Session]:
+        """Sessions for commands that only look: they never wait for the poller."""
+        schema.require_current(self.engine)
+        return make_sessions(self.engine, read_only=True)
+
+    @cached_property
     def flow(self) -> Flow:
         return Flow(self.settings, self.office)
 

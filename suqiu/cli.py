@@ -200,7 +200,7 @@ def run(ctx: Context) -> None:
 @pass_context
 def list_cases(ctx: Context, status: str | None, as_json: bool) -> None:
     """列出诉求。"""
-    with failing_clearly(), transaction(ctx.app.sessions) as session:
+    with failing_clearly(), transaction(ctx.app.readers) as session:
         query = select(Case).order_by(Case.id)
         if status:
             query = query.where(Case.status == status)
@@ -232,7 +232,7 @@ def list_cases(ctx: Context, status: str | None, as_json: bool) -> None:
 @pass_context
 def show(ctx: Context, number: str, as_json: bool) -> None:
     """显示一件诉求及其全部邮件和事件。"""
-    with failing_clearly(), transaction(ctx.app.sessions) as session:
+    with failing_clearly(), transaction(ctx.app.readers) as session:
         case = get_case(session, number)
         data = case_json(session, case)
         if as_json:
@@ -309,7 +309,7 @@ def _flags(data: dict[str, Any]) -> str:
 @pass_context
 def messages(ctx: Context, as_json: bool, failed: bool) -> None:
     """列出读取过的每一封邮件及其去向。"""
-    with failing_clearly(), transaction(ctx.app.sessions) as session:
+    with failing_clearly(), transaction(ctx.app.readers) as session:
         query = select(Inbound).order_by(Inbound.id)
         if failed:
             query = query.where(Inbound.error.is_not(None))

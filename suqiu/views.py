@@ -81,6 +81,7 @@ def case_messages(session: Session, case: Case) -> list[dict[str, Any]]:
                     "at": iso(mail.read_at),
                     "text": mail.text,
                     "attachments": [a.get("filename") for a in mail.attachments],
+                    "defects": mail.defects,
                 },
             )
         )

@@ -230,4 +230,4 @@ def reply_to(
 
 def database(url: str) -> Any:
     """A session factory on *url*, for assertions straight on the tables."""
-    return make_sessions(make_engine(url))
+    return make_sessions(make_engine(url), read_only=True)

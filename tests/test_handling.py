@@ -128,6 +128,7 @@ def test_whole_cycle_to_satisfied(deployment: Deployment) -> None:
     ):
         assert label in text, label
     assert case["number"] in text and "覃志强" in text and "土木2301班" in text
+    assert "报修三次都没人来修" in text and "报修三次都没人来修" in plain(form)
 
     deployment.deliver(
         "xgc", qq_style_reply(form, UNIT_REPLY, sender="hqzx@example.edu.cn")
@@ -218,6 +219,7 @@ def test_confidential_form_carries_no_personal_data(deployment: Deployment) -> N
     ):
         assert secret not in everything, secret
     assert "（保密）" in form_docx_text(form)
+    assert "报修三次都没人来修" in plain(form)  # the appeal itself is passed on
 
 
 def test_teacher_conduct_is_always_confidential(deployment: Deployment) -> None:
