@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ingest.authentication import authenticated
 from ingest.mail import ParsedMail
 from ingest.signals import Bounce, auto_reply_reason, bounce_info, spam_reason
 from store.models import Case, Inbound, Outbox
@@ -28,6 +29,9 @@ class Directory:
     own: frozenset[str]
     admins: frozenset[str]
     units: dict[str, str]  # address → unit name
+    # When set, staff and unit roles need the sender authenticated by one
+    # of these servers' Authentication-Results.
+    trusted_authservs: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -72,6 +76,18 @@ def classify(session: Session, parsed: ParsedMail, directory: Directory) -> Verd
         return Verdict("spam", spam, case=case)
 
     role = role_of(sender, case, directory)
+    if (
+        role in ("unit", "admin")
+        and directory.trusted_authservs
+        and not authenticated(parsed, directory.trusted_authservs)
+    ):
+        return Verdict(
+            "unmatched",
+            f"发件人 {sender} 是职能部门或管理员的地址，但收信服务器没有验证其"
+            "身份（SPF/DKIM/DMARC），可能是伪造的，已保留待学生工作处查看",
+            case=case,
+            role="other",
+        )
     if case is not None:
         return Verdict(
             "follow_up", f"属于诉求 {case.number} 的往来邮件", case, role=role

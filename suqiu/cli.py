@@ -27,8 +27,9 @@ from suqiu.views import case_json, iso, message_json
 
 log = logging.getLogger(__name__)
 
-console = Console()
-errors = Console(stderr=True)
+# soft_wrap: long lines stay whole when the output goes to a file or a pipe.
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 KIND_NAMES = {
     "appeal": "新诉求",
@@ -594,5 +595,5 @@ def _register_command_modules() -> None:
 
 
 # Modules that define further sub-commands with ``@main.command()``.
-EXTRA_COMMANDS: tuple[str, ...] = ()
+EXTRA_COMMANDS: tuple[str, ...] = ("suqiu.cli_maintenance",)
 _register_command_modules()

@@ -6,8 +6,10 @@ an environment variable, read only when a connection needs it.
 """
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -86,6 +88,13 @@ class IngestSettings:
     max_part_bytes: int = 25 * 1024 * 1024  # larger parts are listed, not decoded
     acks_per_sender_per_day: int = 5
     max_attempts: int = 8  # retries of a mail whose processing failed
+    # Servers whose Authentication-Results (SPF/DKIM/DMARC) we trust; when
+    # any are named, answers from units and commands from staff count only
+    # if one of them vouches for the sender's domain.
+    trusted_authservs: tuple[str, ...] = ()
+    # Raw mail is kept for ever (0), or its bytes are cleared this many days
+    # after its case closed; what was read from it stays.
+    keep_raw_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,20 @@ class RoutingSettings:
     threshold: float | None = None
     deadline_days: int = 7
     working_days: bool = False
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The optional [reports] table: when the digest, chase mails and reports go."""
+
+    digest_at: time = time(8, 0)  # working days only; public holidays skipped
+    chase_at: time = time(8, 0)  # 催办, working days only
+    report_at: time = time(9, 0)  # monthly on the 1st, quarterly after a quarter
+    soon_days: int = 2  # "due soon": the deadline falls within this many days
+    supervise_after_days: int = 3  # 督办 once a case is more than this late
+    # Who receives the monthly and quarterly reports; empty: the leading
+    # group and the admins.
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,7 @@ class Settings:
     leading_group: tuple[str, ...] = ()
     ingest: IngestSettings = field(default_factory=IngestSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
 
     def unit(self, name: str) -> UnitSettings | None:
         """Return the configured unit called *name*, or None."""
@@ -166,8 +190,10 @@ def parse(data: dict[str, Any], path: Path) -> Settings:
         "mailboxes",
         "units",
         "admins",
+        "leading_group",
         "ingest",
         "routing",
+        "reports",
     )
 
     zone_name = top.text("timezone", "Asia/Shanghai")
@@ -207,6 +233,7 @@ def parse(data: dict[str, Any], path: Path) -> Settings:
         leading_group=leading_group or admins,
         ingest=_ingest(top.table("ingest")),
         routing=_routing(top.table("routing")),
+        reports=_reports(top.table("reports")),
     )
 
 
@@ -325,6 +352,8 @@ def _ingest(table: "_Table") -> IngestSettings:
             "acks_per_sender_per_day", defaults.acks_per_sender_per_day
         ),
         max_attempts=table.integer("max_attempts", defaults.max_attempts),
+        trusted_authservs=tuple(s.lower() for s in table.texts("trusted_authservs")),
+        keep_raw_days=table.integer("keep_raw_days", defaults.keep_raw_days),
     )
 
 
@@ -337,6 +366,29 @@ def _routing(table: "_Table") -> RoutingSettings:
         threshold=None if threshold < 0 else threshold,
         deadline_days=table.integer("deadline_days", 7),
         working_days=table.boolean("working_days", False),
+    )
+
+
+def _reports(table: "_Table") -> ReportSettings:
+    defaults = ReportSettings()
+    table.only(*defaults.__dataclass_fields__)
+    soon_days = table.integer("soon_days", defaults.soon_days)
+    if soon_days < 1:
+        raise table.error("soon_days", f"应至少为 1，实际是 {soon_days}")
+    supervise = table.integer("supervise_after_days", defaults.supervise_after_days)
+    if supervise < 0:
+        raise table.error("supervise_after_days", f"不能为负数，实际是 {supervise}")
+    recipients = tuple(e.lower() for e in table.texts("recipients"))
+    for email in recipients:
+        if "@" not in email:
+            raise table.error("recipients", f"{email!r} 不是邮件地址")
+    return ReportSettings(
+        digest_at=table.clock_time("digest_at", defaults.digest_at),
+        chase_at=table.clock_time("chase_at", defaults.chase_at),
+        report_at=table.clock_time("report_at", defaults.report_at),
+        soon_days=soon_days,
+        supervise_after_days=supervise,
+        recipients=recipients,
     )
 
 
@@ -411,6 +463,16 @@ class _Table:
             raise self.error(key, f"只能是 {' | '.join(choices)}，实际是 {value!r}")
         return value
 
+    def clock_time(self, key: str, default: time) -> time:
+        """A time of day written "HH:MM", such as "08:00"."""
+        value = self.text(key, default.strftime("%H:%M"))
+        match = _CLOCK_TIME.fullmatch(value.strip())
+        if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+            raise self.error(
+                key, f"应为 HH:MM 格式的时刻（例如 08:00），实际是 {value!r}"
+            )
+        return time(int(match[1]), int(match[2]))
+
     def texts(self, key: str) -> list[str]:
         values = self._get(key, [], (list,), "文本列表")
         if not all(isinstance(v, str) for v in values):
@@ -433,3 +495,4 @@ class _Table:
 
 
 _REQUIRED: Any = object()
+_CLOCK_TIME = re.compile(r"(\d{1,2}):(\d{2})")

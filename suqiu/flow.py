@@ -38,6 +38,7 @@ class Flow:
             own=settings.own_addresses(),
             admins=frozenset(settings.admins),
             units={addr: unit.name for unit in settings.units for addr in unit.emails},
+            trusted_authservs=frozenset(settings.ingest.trusted_authservs),
         )
 
     def __call__(self, session: Session, row: Inbound, parsed: ParsedMail) -> None:
@@ -57,6 +58,8 @@ class Flow:
             self.on_bounce(session, row, verdict)
         elif verdict.kind == "unmatched" and verdict.role == "admin":
             self.on_stray_command(session, row, parsed)
+        elif verdict.kind == "unmatched" and verdict.case is not None:
+            cases.record(session, verdict.case, "reply_held", reason=verdict.reason)
 
     def on_appeal(self, session: Session, row: Inbound, parsed: ParsedMail) -> None:
         """受理: open a case, route it, acknowledge it."""

@@ -117,3 +117,16 @@ def test_own_addresses_cover_sender_and_mailboxes(tmp_path: Path) -> None:
     """Mail from our own sender or mailbox addresses is recognised as ours."""
     settings = config.load(write(tmp_path, MINIMAL))
     assert settings.own_addresses() == frozenset({"gxgcxgc2017@163.com"})
+
+
+def test_shipped_example_configuration_loads() -> None:
+    """suqiu.example.toml, which the README points to, is a valid file."""
+    example = Path(__file__).resolve().parents[1] / "suqiu.example.toml"
+    settings = config.load(example)
+    assert [m.name for m in settings.mailboxes] == [
+        "学生工作处邮箱",
+        "书记信箱",
+        "校长信箱",
+    ]
+    assert settings.mailboxes[1].after == "move"
+    assert settings.leading_group == ("leader@example.edu.cn",)

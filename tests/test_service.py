@@ -1,6 +1,7 @@
 """`suqiu run`: IDLE where the server offers it, polling where not, and a
 watcher that survives its server going away."""
 
+import json
 import os
 import signal
 import subprocess
@@ -117,3 +118,33 @@ def test_service_survives_a_server_outage(deployment: Deployment) -> None:
         deployment.wait_for_kind("ack", 1, timeout=60)
     text = run_log(deployment)
     assert text.count("学生工作处邮箱 unavailable") == 1
+
+
+def test_two_services_share_one_database(deployment: Deployment) -> None:
+    """Two `suqiu run` on the same mailboxes and the same database read each
+    mail once and send each outbox row once."""
+    if not deployment.database_url.startswith("postgresql"):
+        pytest.skip("two services share a database in production on PostgreSQL")
+    first_log = deployment.root / "run.log"
+    with service(deployment):
+        wait_for_log(deployment, "学生工作处邮箱: connected, waiting with IDLE")
+        first_log.rename(deployment.root / "first.log")
+        with service(deployment):
+            wait_for_log(deployment, "学生工作处邮箱: connected, waiting with IDLE")
+            for index in range(30):
+                box = ("xgc", "shuji", "xiaozhang")[index % 3]
+                deployment.deliver(
+                    box,
+                    appeal(
+                        f"宿舍停电（{index}）", "停电了。", sender=f"s{index}@qq.com"
+                    ),
+                )
+                time.sleep(0.1)
+            deployment.wait_for_kind("ack", 30, timeout=60)
+            time.sleep(2)  # anything sent twice would arrive by now
+
+    listed = json.loads(deployment.cli("messages", "--json").stdout)
+    assert len(listed) == 30 and {m["kind"] for m in listed} == {"appeal"}
+    ids = [m.message()["Message-ID"] for m in deployment.smtp.messages]
+    assert len(ids) == len(set(ids))
+    assert len(deployment.sent_of_kind("ack")) == 30
