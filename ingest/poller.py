@@ -83,6 +83,7 @@ class Poller:
         self.settings = settings
         self.owner = owner or owner_name()
         self.show_progress = show_progress
+        self.down: set[str] = set()  # mailboxes whose outage was logged
 
     def poll(self, source: MailSource, mailbox: MailboxSettings) -> PollReport:
         """Open *source*, read everything new, close it; one bad mail never
@@ -114,6 +115,9 @@ class Poller:
         finally:
             with transaction(self.sessions) as session:
                 mailboxes.release(session, mailbox.name, self.owner)
+        if mailbox.name in self.down:
+            self.down.discard(mailbox.name)
+            log.info("mailbox %s available again", mailbox.name)
         return report
 
     def failed(
@@ -122,14 +126,19 @@ class Poller:
         exc: SuqiuError,
         report: PollReport | None = None,
     ) -> PollReport:
-        """Record that *mailbox* could not be read, and why."""
+        """Record that *mailbox* could not be read, and why; an outage is
+        logged once, at its start, however often it is retried."""
         report = report or PollReport(mailbox.name)
         report.error = str(exc)
         with transaction(self.sessions) as session:
             state = mailboxes.state_of(session, mailbox.name, mailbox.folder)
             state.last_error = str(exc)
             state.last_error_at = clock.now()
-        log.error("mailbox %s unavailable: %s", mailbox.name, exc)
+        if mailbox.name in self.down:
+            log.debug("mailbox %s still unavailable: %s", mailbox.name, exc)
+        else:
+            log.error("mailbox %s unavailable: %s", mailbox.name, exc)
+            self.down.add(mailbox.name)
         return report
 
     def _read(

@@ -6,7 +6,7 @@ student wrote (a subject, a name) can add a line to our headers.
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email import policy
 from email.headerregistry import Address
@@ -76,8 +76,13 @@ def build(
     references: Sequence[str] = (),
     attachments: Sequence[Attachment] = (),
     auto_submitted: str = "auto-generated",
+    inline_images: Mapping[str, Attachment] | None = None,
 ) -> Outgoing:
-    """Compose one mail from rendered text; its Message-ID is fixed here."""
+    """Compose one mail from rendered text; its Message-ID is fixed here.
+
+    *inline_images* maps a Content-ID (without angle brackets) to an image
+    the HTML shows as ``<img src="cid:...">``.
+    """
     message_id = new_message_id(sender, case_number)
     message = EmailMessage(policy=SMTP_POLICY)
     message["From"] = _address_header(sender)
@@ -104,6 +109,21 @@ def build(
     message.add_alternative(
         rendered.html, subtype="html", charset="utf-8", cte="base64"
     )
+    if inline_images:
+        # RFC 2387: the images travel in a multipart/related beside the
+        # HTML, so that mail apps show them in place and not as attachments.
+        html = message.get_body(("html",))
+        assert html is not None
+        for cid, image in inline_images.items():
+            maintype, _, subtype = image.content_type.partition("/")
+            html.add_related(
+                image.data,
+                maintype=maintype or "image",
+                subtype=subtype or "png",
+                cid=f"<{clean_header(cid, 200)}>",
+                filename=clean_header(image.filename, 200),
+                disposition="inline",
+            )
     for attachment in attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         message.add_attachment(

@@ -593,6 +593,18 @@ class Office:
         """满意 or 较满意 closes the case; 不满意 goes to the leading group."""
         case.rating = rating
         case.rated_at = clock.now()
+        if case.student_email:
+            mails.queue(
+                session,
+                self.mail,
+                case=case,
+                kind="ack",
+                template="student_rated",
+                to=[case.student_email],
+                answering=mail,
+                auto_submitted="auto-replied",
+                rating=rating,
+            )
         if rating in GOOD_RATINGS:
             cases.change_status(
                 session,

@@ -13,7 +13,7 @@ from ingest.poller import Poller, PollReport, owner_name
 from ingest.source import MailSource
 from notify.smtp import DeliveryReport, Sender
 from store import schema
-from store.db import make_engine, make_sessions, transaction
+from store.db import make_engine, make_sessions
 from suqiu import clock
 from suqiu.actions import Office
 from suqiu.config import MailboxSettings, Settings
@@ -86,13 +86,6 @@ class App:
     def poll_all(self) -> list[PollReport]:
         """Read every configured mailbox once."""
         return [self.poller.poll(self.source(m), m) for m in self.settings.mailboxes]
-
-    def remind_ratings(self) -> tuple[int, int]:
-        """Remind students who have not rated, close the long-silent ones."""
-        with transaction(self.sessions) as session:
-            result = self.office.remind_ratings(session)
-        self.send()
-        return result
 
     def send(self, limit: int = 10000) -> DeliveryReport:
         if self.settings.smtp is None:

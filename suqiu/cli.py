@@ -575,6 +575,11 @@ def demo(keep: str | None) -> None:
     """用自带的示例邮件演示整个流程（无需任何服务器）。"""
     from suqiu.demo import run_demo
 
+    # The demo prints what happened to each mail itself; the per-mail log
+    # lines would only repeat it, so they show only with -v.
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
     with failing_clearly():
         run_demo(console, keep)
 
@@ -595,5 +600,5 @@ def _register_command_modules() -> None:
 
 
 # Modules that define further sub-commands with ``@main.command()``.
-EXTRA_COMMANDS: tuple[str, ...] = ("suqiu.cli_maintenance",)
+EXTRA_COMMANDS: tuple[str, ...] = ("suqiu.cli_reports", "suqiu.cli_maintenance")
 _register_command_modules()

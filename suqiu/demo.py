@@ -11,19 +11,24 @@ import shutil
 import socket
 import tempfile
 import threading
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from aiosmtpd.controller import Controller
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 
 from store import schema
+from store.cases import STATUS_NAMES
 from store.db import make_engine, transaction
-from store.models import Case, Inbound
+from store.models import Case, CaseStatus, Inbound
+from suqiu import clock
 from suqiu import config as config_module
 from suqiu.app import App
 
@@ -42,8 +47,38 @@ UNITS = {
     "大学生心理健康教育与咨询中心": "xlzx@example.edu.cn",
     "保卫处": "bwc@example.edu.cn",
     "团委": "tw@example.edu.cn",
+    "汽车与机电学院": "qcjd@example.edu.cn",
+    "艺术设计学院": "ysxy@example.edu.cn",
+    "经济管理学院": "jgxy@example.edu.cn",
+    "土木工程学院": "tmxy@example.edu.cn",
 }
 ADMIN = "xgc-staff@example.edu.cn"
+UNIT_ANSWER = (
+    "您好！后勤管理中心已于今天上午派维修人员到7栋312宿舍，更换了损坏的热水器，"
+    "经测试已恢复正常。给同学们带来不便，深表歉意。\n后勤管理中心 维修科"
+)
+KINDS = {
+    "appeal": "新诉求",
+    "follow_up": "补充来信",
+    "unit_reply": "单位答复",
+    "rating": "满意度评价",
+    "command": "管理指令",
+    "auto_reply": "自动回复，不予回复",
+    "bounce": "退信",
+    "spam": "垃圾邮件",
+    "duplicate": "重复邮件",
+    "unmatched": "待人工处理",
+}
+SENT_KINDS = {
+    "ack": "受理回执",
+    "form": "办理单",
+    "forward": "答复转达",
+    "alert": "预警",
+    "rating_request": "评价提醒",
+    "decline": "不予受理说明",
+    "chase": "催办",
+    "digest": "日报",
+}
 
 
 class Capture:
@@ -82,21 +117,77 @@ def run_demo(console: Console, keep: str | None) -> None:
         app = App(config_module.load(config_path), show_progress=False)
         schema.upgrade(make_engine(app.settings.database_url))
 
-        console.rule("第一步：读取三个信箱中的学生来信")
-        app.poll_all()
-        app.send()
-        _print_mails(console, app)
-        _print_sent(console, capture, since=0)
+        console.rule("第一步：读取三个信箱中的学生来信（受理、分派、交办）")
+        _round(console, app, capture)
+
+        console.rule("第二步：后勤管理中心回复办理单，答复转给学生")
+        form = _sent_to(capture, "form", UNITS["后勤管理中心"])
+        _drop(root, "xgc", _reply(form, UNIT_ANSWER, UNITS["后勤管理中心"]))
+        _round(console, app, capture)
+
+        console.rule("第三步：学生回复“满意”，诉求销号")
+        answer = _sent_to(capture, "forward", "1234567890@qq.com")
+        _drop(root, "xgc", _reply(answer, "满意，谢谢老师！", "1234567890@qq.com"))
+        _round(console, app, capture)
+
+        console.rule("各件诉求的状态")
+        _print_cases(console, app)
     finally:
         controller.stop()
 
     console.print(
-        f"\n发出的每封邮件都保存在 {sent_folder}，数据库在 {root / 'suqiu.db'}。"
-        f"\n可用 suqiu --config {config_path} cases 或 show 编号 继续查看。",
+        f"\n发出的每封邮件都保存在 {sent_folder}（.eml，可用邮件客户端打开），"
+        f"数据库在 {root / 'suqiu.db'}。"
+        f"\n继续查看：suqiu --config {config_path} show SQ{_year()}-0003",
         highlight=False,
     )
-    if not keep:
-        log.debug("demo folder %s left for inspection", root)
+
+
+def _round(console: Console, app: App, capture: Capture) -> None:
+    """One poll and one delivery, then what happened to each new mail."""
+    before_mail = _count_mail(app)
+    before_sent = len(capture.messages)
+    app.poll_all()
+    app.send()
+    _print_mails(console, app, since=before_mail)
+    _print_sent(console, capture, since=before_sent)
+
+
+def _sent_to(capture: Capture, kind: str, address: str) -> EmailMessage:
+    for message in capture.messages:
+        to = [a.addr_spec for a in message["To"].addresses]
+        if message["X-Suqiu-Kind"] == kind and address in to:
+            return message
+    raise LookupError(f"no {kind} mail to {address}")
+
+
+def _reply(original: EmailMessage, text: str, sender: str) -> bytes:
+    """A reply as QQ Mail writes it: the answer on top, the original quoted."""
+    reply = EmailMessage()
+    reply["From"] = sender
+    reply["To"] = original["From"]
+    reply["Subject"] = "回复：" + str(original["Subject"])
+    reply["Date"] = format_datetime(datetime.now(ZoneInfo("Asia/Shanghai")))
+    reply["Message-ID"] = make_msgid(domain=sender.partition("@")[2])
+    reply["In-Reply-To"] = original["Message-ID"]
+    reply["References"] = original["Message-ID"]
+    body = original.get_body(("plain",))
+    quoted = body.get_content() if body is not None else ""
+    reply.set_content(
+        f"{text}\n\n------------------ 原始邮件 ------------------\n"
+        f"发件人: {original['From']}\n主题: {original['Subject']}\n\n{quoted}"
+    )
+    return reply.as_bytes()
+
+
+def _drop(root: Path, box: str, raw: bytes) -> None:
+    """Deliver *raw* into a demo Maildir, as a local MTA would."""
+    name = f"{datetime.now(ZoneInfo('Asia/Shanghai')):%s}.{uuid4().hex}.demo"
+    (root / "maildir" / box / "new" / name).write_bytes(raw)
+
+
+def _year() -> int:
+    return clock.local(clock.now()).year
 
 
 def _free_port() -> int:
@@ -140,36 +231,80 @@ def _prepare(root: Path, smtp_port: int) -> Path:
     return path
 
 
-def _print_mails(console: Console, app: App) -> None:
-    with transaction(app.sessions) as session:
-        table = Table(
-            "信箱", "发件人", "主题", "结果", "诉求编号", title="每封来信的去向"
-        )
-        for mail in session.scalars(select(Inbound).order_by(Inbound.id)):
-            table.add_row(
-                mail.mailbox,
-                mail.from_addr or "—",
-                mail.subject[:28],
-                f"{mail.kind}：{mail.reason or ''}"[:40],
-                mail.case.number if mail.case else "—",
+def _count_mail(app: App) -> int:
+    with transaction(app.readers) as session:
+        return len(session.scalars(select(Inbound.id)).all())
+
+
+def _print_mails(console: Console, app: App, since: int) -> None:
+    with transaction(app.readers) as session:
+        mails = session.scalars(select(Inbound).order_by(Inbound.id).offset(since))
+        for mail in mails:
+            console.print(
+                f"[bold]收[/bold] {mail.mailbox}｜{mail.from_addr or '无发件人'}｜"
+                f"{mail.subject}\n    → {_outcome(mail)}",
+                highlight=False,
             )
-        console.print(table)
-        count = len(session.scalars(select(Case.id)).all())
-        console.print(f"共受理 {count} 件诉求。\n", highlight=False)
+
+
+def _outcome(mail: Inbound) -> str:
+    """What became of one mail, in a line."""
+    kind = KINDS.get(mail.kind or "", mail.kind or "处理失败")
+    case = mail.case
+    if case is None:
+        return f"{kind}：{mail.reason or ''}"
+    if mail.kind != "appeal":
+        return f"{kind}（{case.number}）：{mail.reason or ''}"
+    status = STATUS_NAMES[CaseStatus(case.status)]
+    where = f"交由{case.unit}办理" if case.unit else "留待学生工作处分派"
+    flags = [
+        label
+        for flag, label in (
+            (case.confidential, "对单位保密"),
+            (case.crisis, "心理危机预警"),
+            (case.major, "重大问题"),
+        )
+        if flag
+    ]
+    extra = f"，{'、'.join(flags)}" if flags else ""
+    category = case.category or "类别待定"
+    return f"{kind} {case.number}，{category}，{status}：{where}{extra}"
 
 
 def _print_sent(console: Console, capture: Capture, since: int) -> None:
     for message in capture.messages[since:]:
+        kind = str(message["X-Suqiu-Kind"])
+        to = "、".join(a.addr_spec for a in message["To"].addresses)
+        files = [str(p.get_filename()) for p in message.iter_attachments()]
         console.print(
-            f"[bold]发出[/bold] {message['X-Suqiu-Kind']} → {message['To']}："
-            f"{message['Subject']}",
+            f"[bold]发[/bold] {SENT_KINDS.get(kind, kind)} → {to}：{message['Subject']}"
+            + (f"（附件：{'、'.join(files)}）" if files else ""),
             highlight=False,
         )
         body = message.get_body(("plain",))
-        if body is not None:
-            text = body.get_content().strip().splitlines()
-            for line in text[:8]:
+        if body is not None and kind in ("ack", "forward", "alert"):
+            lines = [line for line in body.get_content().splitlines() if line.strip()]
+            for line in lines[:4]:
                 console.print(f"    {line}", highlight=False)
-            if len(text) > 8:
-                console.print("    ……", highlight=False)
-        console.print()
+            console.print("    ……", highlight=False)
+    console.print()
+
+
+def _print_cases(console: Console, app: App) -> None:
+    with transaction(app.readers) as session:
+        for case in session.scalars(select(Case).order_by(Case.id)):
+            flags = "、".join(
+                label
+                for flag, label in (
+                    (case.confidential, "保密"),
+                    (case.crisis, "心理危机"),
+                    (case.major, "重大"),
+                )
+                if flag
+            )
+            console.print(
+                f"{case.number}  {STATUS_NAMES[CaseStatus(case.status)]}  "
+                f"{case.channel} → {case.unit or '学生工作处分拣'}  {case.subject}"
+                + (f"（{flags}）" if flags else ""),
+                highlight=False,
+            )

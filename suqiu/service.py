@@ -9,6 +9,7 @@ pause; the other mailboxes and the outbox carry on meanwhile.
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 from ingest.source import MailSource
@@ -75,27 +76,22 @@ class Service:
             thread.join(timeout=30)
         log.info("suqiu stopped")
 
-    def _spawn(self, name: str, target: object, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, name: str, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
 
     def _watch(self, mailbox: MailboxSettings) -> None:
         """Keep one mailbox read: IDLE when offered, else poll on a timer."""
         backoff = FIRST_BACKOFF
-        last_error: str | None = None
         while not self.stopping.is_set():
             source = self.app.source(mailbox)
             try:
                 self._watch_connected(source, mailbox)
                 backoff = FIRST_BACKOFF
-                last_error = None
             except SuqiuError as exc:
-                if str(exc) != last_error:
-                    self.app.poller.failed(mailbox, exc)
-                else:
-                    log.debug("mailbox %s still unavailable: %s", mailbox.name, exc)
-                last_error = str(exc)
+                # The poller logs an outage once and records every failure.
+                self.app.poller.failed(mailbox, exc)
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
             except Exception:  # the watcher must outlive any one failure

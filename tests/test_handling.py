@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from docx import Document
 
+from store.db import transaction
 from tests.deployment import ADMIN, Deployment, appeal, reply_to
 
 HOT_WATER = "7栋312宿舍热水器坏了两周"
@@ -368,6 +369,15 @@ def test_staff_commands_by_cli(deployment: Deployment) -> None:
     assert refused.returncode != 0 and "不予受理" in refused.stderr
 
 
+def remind(site: Deployment) -> tuple[int, int]:
+    """Run the office's daily rating reminders now, then deliver."""
+    app = site.app()
+    with transaction(app.sessions) as session:
+        result = app.office.remind_ratings(session)
+    app.send()
+    return result
+
+
 def test_rating_reminder_then_closed_unrated(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -381,15 +391,14 @@ def test_rating_reminder_then_closed_unrated(
     )
     deployment.poll()
 
-    app = deployment.app()
-    assert app.remind_ratings() == (0, 0)
+    assert remind(deployment) == (0, 0)
     monkeypatch.setenv("SUQIU_NOW", "2099-01-10T09:00:00+08:00")
-    assert deployment.app().remind_ratings() == (1, 0)
+    assert remind(deployment) == (1, 0)
     [reminder] = deployment.wait_for_kind("rating_request", 1)
     assert reminder.rcpt_tos == [STUDENT]
-    assert deployment.app().remind_ratings() == (0, 0)
+    assert remind(deployment) == (0, 0)
     monkeypatch.setenv("SUQIU_NOW", "2099-01-18T09:00:00+08:00")
-    assert deployment.app().remind_ratings() == (0, 1)
+    assert remind(deployment) == (0, 1)
     case = only_case(deployment)
     assert case["status"] == "closed" and case["rating"] is None
     assert any("未评价" in (e["reason"] or "") for e in case["events"])
