@@ -150,6 +150,10 @@ class Case(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=False)
 
     received_at: Mapped[datetime] = mapped_column(index=True)
+    # When the student wrote (the appeal's Date, never after received_at):
+    # "similar appeals within 7 days" counts by this, so that a backlog read
+    # in one go is not mistaken for a burst.
+    appealed_at: Mapped[datetime | None] = mapped_column(index=True)
     assigned_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None] = mapped_column(index=True)
     replied_at: Mapped[datetime | None]
@@ -168,6 +172,18 @@ class Case(Base):
     assignments: Mapped[list["Assignment"]] = relationship(
         back_populates="case", order_by="Assignment.id"
     )
+
+
+class CaseTerm(Base):
+    """One topic word of a case, indexed to find similar recent appeals
+    without comparing against every case of the week."""
+
+    __tablename__ = "case_terms"
+    __table_args__ = (Index("ix_case_terms_term_appealed", "term", "appealed_at"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    term: Mapped[str] = mapped_column(String(100), primary_key=True)
+    appealed_at: Mapped[datetime]
 
 
 class CaseCounter(Base):

@@ -26,7 +26,7 @@ from routing.deadline import due_at
 from routing.decide import Decision, dispatcher_for, route
 from routing.rules import RuleSet, load_rules
 from routing.similar import MAJOR_MIN_CASES, MAJOR_WINDOW, similar_to, topic_terms
-from store import cases, outbox, roster
+from store import cases, outbox, roster, topics
 from store.cases import SYSTEM, StudentFacts
 from store.models import Assignment, Case, CaseStatus, Inbound
 from suqiu import clock
@@ -50,6 +50,7 @@ class AppealFacts:
     subject: str
     text: str
     received_at: datetime
+    written_at: datetime | None = None  # the mail's Date, as the student sent it
     sender: str | None = None  # the student's address, when there is one
     sender_name: str | None = None
     reply_address: str | None = None  # where the acknowledgement goes
@@ -98,6 +99,8 @@ class Office:
             self._note_oversized(session, case, facts.mail)
         terms = topic_terms(facts.subject, facts.text)
         case.topic_terms = sorted(terms)
+        case.appealed_at = _appealed_at(facts)
+        topics.index(session, case, terms, case.appealed_at)
 
         decision = route(
             facts.subject,
@@ -172,7 +175,9 @@ class Office:
         self, session: Session, case: Case, decision: Decision, terms: frozenset[str]
     ) -> None:
         """交办 by the rules, or to the leading group, or leave for triage."""
-        related = self._similar_recent(session, case, terms)
+        similar = self._similar_recent(session, case, terms)
+        related = [n.number for n in similar]
+        joined = [n.number for n in similar if n.major]
         if decision.major:
             self.escalate(
                 session,
@@ -181,6 +186,18 @@ class Office:
                 why=f"需要多个部门协同解决（{decision.explanation}）",
                 units=decision.units,
                 major=True,
+            )
+        elif joined:
+            # The topic is already before the leading group: this appeal
+            # joins it, without a new alert for every student who writes.
+            self.escalate(
+                session,
+                case,
+                actor=SYSTEM,
+                why=f"与已提请研判的重大问题 {joined[0]} 同类，一并研判",
+                related=related,
+                major=True,
+                alert=False,
             )
         elif len(related) + 1 >= MAJOR_MIN_CASES:
             self.escalate(
@@ -205,16 +222,18 @@ class Office:
 
     def _similar_recent(
         self, session: Session, case: Case, terms: frozenset[str]
-    ) -> list[str]:
-        """Numbers of the other cases of the last week on the same topic."""
-        since = case.received_at - MAJOR_WINDOW
-        recent = session.execute(
-            select(Case.number, Case.topic_terms).where(
-                Case.received_at >= since, Case.id != case.id
-            )
-        ).all()
-        others = [frozenset(t or ()) for _, t in recent]
-        return [recent[i][0] for i in similar_to(terms, others)]
+    ) -> list[topics.Neighbour]:
+        """The other cases on the same topic written within the week before."""
+        assert case.appealed_at is not None
+        nearby = topics.neighbours(
+            session,
+            terms,
+            since=case.appealed_at - MAJOR_WINDOW,
+            until=case.appealed_at,
+            exclude=case.id,
+        )
+        similar = similar_to(terms, [n.terms for n in nearby])
+        return [nearby[i] for i in similar]
 
     def acknowledge(self, session: Session, case: Case, facts: AppealFacts) -> None:
         """Send the 受理回执 to the student, within the per-sender limit."""
@@ -428,6 +447,7 @@ class Office:
         related: Sequence[str] = (),
         words: str | None = None,
         major: bool = False,
+        alert: bool = True,
     ) -> str:
         """Hand *case* to the leading group (领导小组研判)."""
         if due is not None and due < clock.local(clock.now()).date():
@@ -454,6 +474,8 @@ class Office:
             return "本件已在领导小组研判中" + (
                 f"，办结时限改为 {due}。" if due else "。"
             )
+        if not alert:
+            return "已提请领导小组研判。"
         appeal = _first_appeal(session, case)
         mails.queue(
             session,
@@ -780,6 +802,15 @@ class Office:
             text=text[:SUMMARY_LIMIT],
         )
         log.warning("case %s: crisis alert queued for %s", case.number, ", ".join(to))
+
+
+def _appealed_at(facts: AppealFacts) -> datetime:
+    """When the student wrote: the mail's Date, if it is believable."""
+    written = facts.written_at
+    if written is None or written > facts.received_at:
+        return facts.received_at
+    # A sender's clock set years wrong must not hide a burst either.
+    return max(written, facts.received_at - timedelta(days=365))
 
 
 def _decision_data(decision: Decision) -> dict[str, object]:

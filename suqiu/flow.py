@@ -68,6 +68,7 @@ class Flow:
             subject=(parsed.subject.strip() or NO_SUBJECT)[:500],
             text=parsed.text,
             received_at=row.read_at,
+            written_at=parsed.date,
             sender=row.from_addr,
             sender_name=parsed.sender.name if parsed.sender else None,
             reply_address=_reply_address(parsed),

@@ -3,9 +3,11 @@ the student's rating, escalation, staff commands, confidentiality, crisis."""
 
 import io
 import json
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from docx import Document
@@ -13,6 +15,7 @@ from docx import Document
 from store.db import transaction
 from tests.deployment import ADMIN, Deployment, appeal, reply_to
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOT_WATER = "7栋312宿舍热水器坏了两周"
 HOT_WATER_TEXT = (
     "老师您好：\n我是土木工程学院土木2301班的覃志强，学号2023010517，"
@@ -483,6 +486,35 @@ def test_concentrated_topic_becomes_major(deployment: Deployment) -> None:
     assert statuses[4] == "escalated" and cases[4]["major"] is True
     [alert] = deployment.wait_for_kind("alert", 1)
     assert all(c["number"] in plain(alert.message()) for c in cases[:4])
+
+    # Later appeals on the topic join the major issue without new alerts.
+    deployment.deliver(
+        "xgc", appeal("食堂又涨价了", "食堂菜价太贵，涨价太多。", sender="s9@qq.com")
+    )
+    deployment.poll()
+    latest = json.loads(deployment.cli("cases", "--json").stdout)[-1]
+    assert latest["status"] == "escalated" and latest["major"] is True
+    assert len(deployment.sent_of_kind("alert")) == 1
+
+
+def test_backlog_spread_over_months_is_not_a_burst(deployment: Deployment) -> None:
+    """Similar appeals written months apart, read in one go (a backlog), are
+    not a concentration: each goes to its unit."""
+    for month in range(1, 7):
+        raw = appeal(
+            "食堂饭菜太贵",
+            "食堂饭菜越来越贵了，价格涨得太快。",
+            sender=f"m{month}@qq.com",
+            headers={},
+        ).replace(
+            b"Thu, 03 Dec 2026 10:00:00 +0800",
+            format_datetime(datetime(2026, month, 1, 10, tzinfo=SHANGHAI)).encode(),
+        )
+        deployment.deliver("xgc", raw)
+    deployment.poll()
+    cases = json.loads(deployment.cli("cases", "--json").stdout)
+    assert [c["status"] for c in cases] == ["assigned"] * 6
+    assert deployment.sent_of_kind("alert") == []
 
 
 def test_filled_in_form_counts_as_the_answer(deployment: Deployment) -> None:
