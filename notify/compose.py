@@ -8,16 +8,13 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 
+from notify import mime
 from notify.render import Rendered
 from suqiu import clock
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
-SMTP_POLICY = policy.SMTP.clone(max_line_length=78)
 
 
 @dataclass(frozen=True)
@@ -56,14 +53,6 @@ def bare_address(value: str) -> str:
     return pairs[0][1].lower() if pairs and pairs[0][1] else value.strip().lower()
 
 
-def _address_header(value: str) -> Address | str:
-    name, addr = getaddresses([value])[0]
-    if not addr or "@" not in addr:
-        return clean_header(value)
-    local, _, domain = addr.partition("@")
-    return Address(display_name=clean_header(name), username=local, domain=domain)
-
-
 def build(
     rendered: Rendered,
     *,
@@ -84,62 +73,67 @@ def build(
     the HTML shows as ``<img src="cid:...">``.
     """
     message_id = new_message_id(sender, case_number)
-    message = EmailMessage(policy=SMTP_POLICY)
-    message["From"] = _address_header(sender)
-    message["To"] = [_address_header(a) for a in to]
+    subject = clean_header(rendered.subject, 300)
+    head = [
+        mime.header("From", mime.addresses([clean_header(sender)])),
+        mime.header("To", mime.addresses([clean_header(a) for a in to])),
+    ]
     if cc:
-        message["Cc"] = [_address_header(a) for a in cc]
-    message["Subject"] = clean_header(rendered.subject, 300)
-    message["Date"] = format_datetime(clock.local(clock.now()))
-    message["Message-ID"] = f"<{message_id}>"
+        head.append(mime.header("Cc", mime.addresses([clean_header(a) for a in cc])))
+    head += [
+        mime.header("Subject", subject),
+        mime.header("Date", format_datetime(clock.local(clock.now()))),
+        mime.header("Message-ID", f"<{message_id}>"),
+    ]
     if in_reply_to:
-        message["In-Reply-To"] = f"<{clean_header(in_reply_to)}>"
-    refs = [clean_header(r) for r in references if r]
+        head.append(mime.header("In-Reply-To", f"<{_message_id(in_reply_to)}>"))
+    refs = [_message_id(r) for r in references if r]
     if refs:
-        message["References"] = " ".join(f"<{r}>" for r in refs[-20:])
+        head.append(mime.header("References", " ".join(f"<{r}>" for r in refs[-20:])))
     # RFC 3834: mark our mail automatic so that vacation responders and
     # Exchange (X-Auto-Response-Suppress) do not answer it.
-    message["Auto-Submitted"] = auto_submitted
-    message["X-Auto-Response-Suppress"] = "All"
+    head += [
+        mime.header("Auto-Submitted", auto_submitted),
+        mime.header("X-Auto-Response-Suppress", "All"),
+    ]
     if case_number:
-        message["X-Suqiu-Case"] = clean_header(case_number)
-    message["X-Suqiu-Kind"] = kind
+        head.append(mime.header("X-Suqiu-Case", clean_header(case_number)))
+    head += [mime.header("X-Suqiu-Kind", kind), mime.header("MIME-Version", "1.0")]
 
-    message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="base64")
-    message.add_alternative(
-        rendered.html, subtype="html", charset="utf-8", cte="base64"
-    )
-    if inline_images:
-        # RFC 2387: the images travel in a multipart/related beside the
-        # HTML, so that mail apps show them in place and not as attachments.
-        html = message.get_body(("html",))
-        assert html is not None
-        for cid, image in inline_images.items():
-            maintype, _, subtype = image.content_type.partition("/")
-            html.add_related(
-                image.data,
-                maintype=maintype or "image",
-                subtype=subtype or "png",
-                cid=f"<{clean_header(cid, 200)}>",
-                filename=clean_header(image.filename, 200),
-                disposition="inline",
-            )
-    for attachment in attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        message.add_attachment(
+    related = [
+        mime.Part(
+            image.content_type or "image/png",
+            image.data,
+            filename=clean_header(image.filename, 200),
+            content_id=clean_header(cid, 200),
+            inline=True,
+        )
+        for cid, image in (inline_images or {}).items()
+    ]
+    files = [
+        mime.Part(
+            attachment.content_type or "application/octet-stream",
             attachment.data,
-            maintype=maintype or "application",
-            subtype=subtype or "octet-stream",
             filename=clean_header(attachment.filename, 200),
         )
+        for attachment in attachments
+    ]
+    raw = b"".join(head) + mime.body(
+        rendered.text, rendered.html, related=related, attachments=files
+    )
 
     recipients = [bare_address(a) for a in [*to, *cc]]
     return Outgoing(
         message_id=message_id,
         sender=bare_address(sender),
         recipients=recipients,
-        subject=str(message["Subject"]),
+        subject=subject,
         text=rendered.text,
-        raw=message.as_bytes(policy=SMTP_POLICY),
+        raw=raw,
         attachments=[a.filename for a in attachments],
     )
+
+
+def _message_id(value: str) -> str:
+    """A Message-ID as written between angle brackets: no brackets, no spaces."""
+    return "".join(clean_header(value).strip("<>").split())
