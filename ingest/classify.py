@@ -21,6 +21,8 @@ from store.numbers import find_numbers
 
 log = logging.getLogger(__name__)
 
+OUR_MESSAGE_IDS = "suqiu."
+
 
 @dataclass(frozen=True)
 class Directory:
@@ -105,7 +107,9 @@ def own_mail(
     session: Session, parsed: ParsedMail, directory: Directory, sender: str | None
 ) -> Verdict | None:
     """Recognise our own mail coming back to a polled mailbox (a loop)."""
-    if parsed.message_id:
+    # Every Message-ID we write starts "suqiu." (notify.compose): only such
+    # a mail can be one of ours, and only then is the outbox asked.
+    if parsed.message_id and parsed.message_id.startswith(OUR_MESSAGE_IDS):
         row = session.scalars(
             select(Outbox).where(Outbox.message_id == parsed.message_id)
         ).first()

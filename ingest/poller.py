@@ -246,21 +246,20 @@ class Poller:
         report: PollReport,
     ) -> Inbound | None:
         location = f"{uidvalidity}/{mail.uid}"
-        if inbound.at_location(session, mailbox.name, location) is not None:
-            return None
-
         parsed = parse_mail(mail.raw, max_part_bytes=self.settings.max_part_bytes)
         key = identity(parsed, mail.raw)
-        known = inbound.rehome_candidate(session, mailbox.name, key, uidvalidity)
-        if known is not None:
-            self._rehome(session, known, uidvalidity, mail.uid)
+        copies = inbound.copies(session, mailbox.name, location, key)
+        if copies.here is not None:
+            return None  # stored already, by us or another service
+        if copies.renumbered is not None:
+            self._rehome(session, copies.renumbered, uidvalidity, mail.uid)
             report.rehomed += 1
-            return known
+            return copies.renumbered
 
         row = _new_row(mailbox, uidvalidity, mail, parsed, key)
         try:
-            with session.begin_nested():
-                self._store_and_handle(session, row, parsed, key)
+            with session.begin_nested(), session.no_autoflush:
+                self._store_and_handle(session, row, parsed, key, copies.original)
         except IntegrityError:
             # Another process stored the first copy of this mail a moment
             # ago: ours is a duplicate of it now.
@@ -278,9 +277,16 @@ class Poller:
         return row
 
     def _store_and_handle(
-        self, session: Session, row: Inbound, parsed: ParsedMail, key: str
+        self,
+        session: Session,
+        row: Inbound,
+        parsed: ParsedMail,
+        key: str,
+        first: Inbound | None,
     ) -> None:
-        first = inbound.original(session, key)
+        # Runs without autoflush: what the handler adds is written in one
+        # flush at the end (the code that needs an id flushes for it), not
+        # before every query it makes.
         row.original_identity = None if first is not None else key
         session.add(row)
         session.flush()
@@ -289,8 +295,9 @@ class Poller:
             row.duplicate_of = first.id
             row.case_id = first.case_id
             row.reason = f"与已读取的邮件 #{first.id}（{first.mailbox}）相同"
-            return
-        self.handler(session, row, parsed)
+        else:
+            self.handler(session, row, parsed)
+        session.flush()
 
     def _store_failure_safe(
         self,
@@ -301,8 +308,10 @@ class Poller:
         report: PollReport,
     ) -> None:
         try:
-            with session.begin_nested():
-                self._store_and_handle(session, row, parsed, key)
+            with session.begin_nested(), session.no_autoflush:
+                self._store_and_handle(
+                    session, row, parsed, key, inbound.original(session, key)
+                )
         except Exception as exc:  # a mail must never stop the mail behind it
             row.original_identity = None
             self._store_failed(session, row, key, exc)

@@ -45,6 +45,7 @@ def clean_header(value: str, limit: int = 400) -> str:
 def new_message_id(sender: str, case_number: str | None) -> str:
     domain = bare_address(sender).partition("@")[2] or "suqiu.local"
     tag = case_number or "mail"
+    # ingest.classify recognises our own mail coming back by this prefix.
     return f"suqiu.{tag}.{uuid.uuid4().hex}@{domain}"
 
 

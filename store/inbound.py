@@ -1,9 +1,10 @@
 """Lookups over stored inbound mail: by place, by identity, due for a retry."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Inbound, MailState
@@ -21,6 +22,45 @@ def original(session: Session, identity: str) -> Inbound | None:
     return session.scalars(
         select(Inbound).where(Inbound.original_identity == identity)
     ).first()
+
+
+@dataclass
+class Copies:
+    """What is already stored of one fetched mail."""
+
+    here: Inbound | None = None  # stored from this very place
+    renumbered: Inbound | None = None  # from this mailbox, an older UIDVALIDITY
+    original: Inbound | None = None  # the first copy of the mail, anywhere
+
+
+def copies(session: Session, mailbox: str, location: str, identity: str) -> Copies:
+    """Everything stored of this mail, by its place and by its identity, in
+    one query."""
+    rows = session.scalars(
+        select(Inbound)
+        .where(
+            or_(
+                and_(Inbound.mailbox == mailbox, Inbound.location == location),
+                Inbound.identity == identity,
+            )
+        )
+        .order_by(Inbound.id)
+    ).all()
+    found = Copies()
+    uidvalidity = int(location.partition("/")[0])
+    for row in rows:
+        if row.mailbox == mailbox and row.location == location:
+            found.here = row
+        elif (
+            found.renumbered is None
+            and row.mailbox == mailbox
+            and row.identity == identity
+            and row.uidvalidity != uidvalidity
+        ):
+            found.renumbered = row
+        if row.original_identity == identity:
+            found.original = row
+    return found
 
 
 def rehome_candidate(

@@ -49,8 +49,8 @@ def add(
         attempts=0,
         next_attempt_at=moment,
     )
+    # No flush: the row is written with the rest of the work it belongs to.
     session.add(row)
-    session.flush()
     log.info(
         "queued %s mail %s to %s (case %s)",
         kind,

@@ -109,6 +109,11 @@ def import_rows(
     return report
 
 
+def present(session: Session) -> bool:
+    """Whether any student has been imported."""
+    return session.scalars(select(Student.student_id).limit(1)).first() is not None
+
+
 def by_email(session: Session, address: str | None) -> Student | None:
     """Return the student whose roster address is *address*, if exactly one."""
     if not address:

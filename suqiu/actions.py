@@ -6,6 +6,7 @@ change of state with its event, and the mails that follow from it.
 """
 
 import logging
+import time as clock_time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 TEACHER_CONDUCT = "师德师风"
 SUMMARY_LIMIT = 3000  # characters of the appeal quoted in a 办理单
 RATING_WAIT = timedelta(days=7)
+ROSTER_RECHECK = 60.0  # seconds
 GOOD_RATINGS = ("满意", "较满意")
 UNRATED = "未评价"
 
@@ -69,6 +71,8 @@ class Office:
         self.mail = mails.MailSettings(
             sender=settings.smtp.sender, deadline_days=settings.routing.deadline_days
         )
+        self._roster_present = False
+        self._roster_checked = -ROSTER_RECHECK
 
     # -- 受理 -----------------------------------------------------------------
 
@@ -153,7 +157,9 @@ class Office:
     ) -> StudentFacts:
         """What we know of the student: staff's entry, the roster, the text."""
         given = facts.student or StudentFacts()
-        known = roster.by_email(session, facts.sender)
+        known = (
+            roster.by_email(session, facts.sender) if self._roster(session) else None
+        )
         return StudentFacts(
             name=given.name or (known.name if known else None) or said.name,
             class_name=given.class_name
@@ -170,6 +176,15 @@ class Office:
             counselor_email=given.counselor_email
             or (known.counselor_email if known else None),
         )
+
+    def _roster(self, session: Session) -> bool:
+        """Whether a roster was imported (asked again after a minute, so an
+        import reaches a running service without a lookup per mail)."""
+        moment = clock_time.monotonic()
+        if moment - self._roster_checked > ROSTER_RECHECK:
+            self._roster_present = roster.present(session)
+            self._roster_checked = moment
+        return self._roster_present
 
     def _dispatch(
         self, session: Session, case: Case, decision: Decision, terms: frozenset[str]
@@ -827,6 +842,9 @@ def _decision_data(decision: Decision) -> dict[str, object]:
 
 
 def _first_appeal(session: Session, case: Case) -> Inbound | None:
+    # The poller handles a mail without autoflush; the appeal may be the
+    # mail in hand, linked to its case but not yet written.
+    session.flush()
     return session.scalars(
         select(Inbound)
         .where(Inbound.case_id == case.id, Inbound.kind == "appeal")

@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import random
+import uuid
 from pathlib import Path
 
 import pytest
@@ -100,7 +101,9 @@ def test_mutated_mail_is_always_stored_and_classified(
     raw = mutate(rng.choice(SEEDS).read_bytes(), rng)
     mailbox = maildir_app.settings.mailboxes[0]
     assert mailbox.path is not None
-    name = f"{seed}.{rng.random()}.fuzz"
+    # Hypothesis replays a seed when it shrinks: each delivery needs its own
+    # file name, or the replay would overwrite the earlier file.
+    name = f"{seed}.{uuid.uuid4().hex}.fuzz"
     (mailbox.path / "new" / name).write_bytes(raw)
 
     poller: Poller = maildir_app.poller

@@ -130,7 +130,7 @@ def test_every_change_is_an_event_with_who_and_why(database_url: str) -> None:
 
 def _queue(sessions, count: int) -> list[int]:  # type: ignore[no-untyped-def]
     with transaction(sessions) as session:
-        return [
+        rows = [
             outbox.add(
                 session,
                 case=None,
@@ -141,9 +141,11 @@ def _queue(sessions, count: int) -> list[int]:  # type: ignore[no-untyped-def]
                 subject="s",
                 text="t",
                 raw=b"Subject: s\r\n\r\nt\r\n",
-            ).id
+            )
             for i in range(count)
         ]
+        session.flush()
+        return [row.id for row in rows]
 
 
 def test_a_row_is_claimed_by_one_sender_only(database_url: str) -> None:
