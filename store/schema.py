@@ -40,17 +40,17 @@ def current_revision(engine: Engine) -> str | None:
         raise StoreError(f"无法连接数据库：{exc}") from exc
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Bring the schema to the newest revision; return (before, after)."""
+def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str]:
+    """Bring the schema to *target* (the newest revision); return (before, after)."""
     before = current_revision(engine)
     config = _alembic_config()
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, target)
     except SQLAlchemyError as exc:
         raise StoreError(f"数据库升级失败：{exc}") from exc
-    after = head_revision()
+    after = head_revision() if target == "head" else target
     if before != after:
         log.info("schema upgraded from %s to %s", before or "empty", after)
     return before, after

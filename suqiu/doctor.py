@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from ingest.imap import ImapMailbox
 from ingest.maildir import MaildirMailbox
 from notify.smtp import SmtpConnection
+from routing.rules import load_rules
 from store import outbox, schema
 from store.db import make_engine, make_sessions
 from store.models import Inbound, MailboxState, MailState
@@ -84,6 +85,13 @@ def run_checks(config_path: str | None, console: Console) -> bool:
             f"SMTP 发信（{settings.smtp.host}）", lambda: _check_smtp(settings)
         )
     doctor.attempt("待处理事项", lambda: _check_backlog(settings))
+    missing = _units_without_addresses(settings)
+    if missing:
+        console.print(
+            "[yellow]![/yellow] 分派规则中的这些责任单位没有配置邮箱："
+            f"{'、'.join(missing)}。分派给它们的诉求会留给学生工作处处理（不算错误）。",
+            highlight=False,
+        )
 
     if doctor.problems:
         console.print(f"\n发现 {doctor.problems} 个问题，请按上面的提示处理。")
@@ -129,6 +137,17 @@ def _check_smtp(settings: Settings) -> str:
     )
     smtp = settings.smtp
     return f"{smtp.host}:{smtp.port}（{smtp.security}），{login}"
+
+
+def _units_without_addresses(settings: Settings) -> list[str]:
+    """Units the routing rules may choose that have no [[units]] entry."""
+    try:
+        rules = load_rules(settings.routing.rules)
+    except SuqiuError:
+        return []
+    named = {unit for rule in rules.rules for unit in rule.units}
+    named |= set(rules.colleges)
+    return sorted(unit for unit in named if settings.unit(unit) is None)
 
 
 def _check_backlog(settings: Settings) -> str:

@@ -173,3 +173,36 @@ def test_stale_sending_rows_become_uncertain_not_resent(database_url: str) -> No
         assert outbox.due_ids(session, datetime.now(UTC), 10) == []
     with transaction(sessions) as session:
         assert outbox.requeue_uncertain(session) == 1
+
+
+def test_upgrade_from_the_first_schema_keeps_and_indexes_cases(
+    database_url: str,
+) -> None:
+    """A database created at revision 0001, with cases in it, upgrades to the
+    newest schema: every case keeps its data and its topic words are indexed."""
+    from sqlalchemy import text
+
+    engine = make_engine(database_url)
+    schema.upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO cases (number, year, seq, status, channel, dispatcher,"
+                " subject, confidential, major, crisis, public, received_at,"
+                " updated_at, topic_terms) VALUES ('SQ2026-0001', 2026, 1,"
+                " 'received', '学生工作处邮箱', '学生工作处', '食堂涨价', false, false,"
+                " false, false, :at, :at, :terms)"
+            ),
+            {"at": SHANGHAI_NOON.replace(tzinfo=None), "terms": '["食堂", "价格"]'},
+        )
+    schema.upgrade(engine)
+    schema.require_current(engine)
+    with engine.connect() as connection:
+        terms = (
+            connection.execute(text("SELECT term FROM case_terms ORDER BY term"))
+            .scalars()
+            .all()
+        )
+        appealed = connection.execute(text("SELECT appealed_at FROM cases")).scalar()
+    assert sorted(terms) == ["价格", "食堂"]
+    assert appealed is not None

@@ -41,11 +41,13 @@ def upgrade() -> None:
     rows = connection.execute(
         sa.text("SELECT id, topic_terms, received_at FROM cases")
     ).all()
+    # Untyped columns: the values go back exactly as the database gave them
+    # (SQLite returns its stored text for a raw SELECT, PostgreSQL a datetime).
     terms = sa.table(
         "case_terms",
-        sa.column("case_id", sa.Integer),
-        sa.column("term", sa.String),
-        sa.column("appealed_at", sa.DateTime(timezone=True)),
+        sa.column("case_id"),
+        sa.column("term"),
+        sa.column("appealed_at"),
     )
 
     batch = []
