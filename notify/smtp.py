@@ -169,8 +169,8 @@ class Sender:
         self.settings = settings
         self.owner = owner
 
-    def deliver(self, limit: int = 1000) -> DeliveryReport:
-        """Send what is due now, up to *limit* mails."""
+    def deliver(self, limit: int | None = None) -> DeliveryReport:
+        """Send what is due now: everything, or up to *limit* mails."""
         report = DeliveryReport()
         with transaction(self.sessions) as session:
             stale = outbox.release_stale(session, self.owner, STALE_CLAIM)
@@ -178,8 +178,10 @@ class Sender:
 
         connection = SmtpConnection(self.settings)
         try:
-            while report.error is None and report.sent + report.failed < limit:
-                claimed = self._claim(min(50, limit))
+            while report.error is None and (
+                limit is None or report.sent + report.failed < limit
+            ):
+                claimed = self._claim(50 if limit is None else min(50, limit))
                 if not claimed:
                     break
                 self._deliver_batch(connection, claimed, report)

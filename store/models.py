@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -199,6 +200,7 @@ class Event(Base):
     """One change, with who made it, when, and why: the audit trail."""
 
     __tablename__ = "events"
+    __table_args__ = (Index("ix_events_at", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -240,6 +242,15 @@ class Inbound(Base):
     __table_args__ = (
         UniqueConstraint("mailbox", "location"),
         Index("ix_inbound_state_retry", "state", "next_attempt_at"),
+        Index("ix_inbound_case_kind", "case_id", "kind", "id"),
+        Index(
+            "ix_inbound_unmarked",
+            "mailbox",
+            "uidvalidity",
+            "uid",
+            sqlite_where=text("marked_at IS NULL"),
+            postgresql_where=text("marked_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -190,7 +190,11 @@ class Office:
         self, session: Session, case: Case, decision: Decision, terms: frozenset[str]
     ) -> None:
         """交办 by the rules, or to the leading group, or leave for triage."""
-        similar = self._similar_recent(session, case, terms)
+        # A mail written well before it was read is a backlog being caught
+        # up: its week has passed, and a burst then is no burst now.
+        assert case.appealed_at is not None
+        backlog = case.appealed_at < case.received_at - MAJOR_WINDOW
+        similar = [] if backlog else self._similar_recent(session, case, terms)
         related = [n.number for n in similar]
         joined = [n.number for n in similar if n.major]
         if decision.major:
@@ -820,12 +824,11 @@ class Office:
 
 
 def _appealed_at(facts: AppealFacts) -> datetime:
-    """When the student wrote: the mail's Date, if it is believable."""
+    """When the student wrote: the mail's Date, unless it lies in the future."""
     written = facts.written_at
     if written is None or written > facts.received_at:
         return facts.received_at
-    # A sender's clock set years wrong must not hide a burst either.
-    return max(written, facts.received_at - timedelta(days=365))
+    return written
 
 
 def _decision_data(decision: Decision) -> dict[str, object]:

@@ -87,7 +87,7 @@ class App:
         """Read every configured mailbox once."""
         return [self.poller.poll(self.source(m), m) for m in self.settings.mailboxes]
 
-    def send(self, limit: int = 10000) -> DeliveryReport:
+    def send(self, limit: int | None = None) -> DeliveryReport:
         if self.settings.smtp is None:
             raise ConfigError(f"配置文件 {self.settings.path} 缺少 [smtp]，无法发信")
         return Sender(self.sessions, self.settings.smtp, self.owner).deliver(limit)

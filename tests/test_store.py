@@ -206,3 +206,20 @@ def test_upgrade_from_the_first_schema_keeps_and_indexes_cases(
         appealed = connection.execute(text("SELECT appealed_at FROM cases")).scalar()
     assert sorted(terms) == ["价格", "食堂"]
     assert appealed is not None
+
+
+def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
+    """Alembic's migrations and the models describe the same schema: no table,
+    column or index missing on either side."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from store.models import Base
+
+    engine = make_engine(database_url)
+    schema.upgrade(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(
+            MigrationContext.configure(connection), Base.metadata
+        )
+    assert differences == []

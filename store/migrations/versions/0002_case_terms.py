@@ -40,7 +40,7 @@ def upgrade() -> None:
     connection = op.get_bind()
     rows = connection.execute(
         sa.text("SELECT id, topic_terms, received_at FROM cases")
-    ).all()
+    ).yield_per(2000)
     # Untyped columns: the values go back exactly as the database gave them
     # (SQLite returns its stored text for a raw SELECT, PostgreSQL a datetime).
     terms = sa.table(
@@ -49,16 +49,16 @@ def upgrade() -> None:
         sa.column("term"),
         sa.column("appealed_at"),
     )
-
-    batch = []
-    for case_id, stored, received_at in rows:
-        words = json.loads(stored) if isinstance(stored, str) else stored or []
-        batch += [
-            {"case_id": case_id, "term": word[:100], "appealed_at": received_at}
-            for word in dict.fromkeys(words)
-        ]
-    if batch:
-        op.bulk_insert(terms, batch)
+    for chunk in rows.partitions():
+        batch = []
+        for case_id, stored, received_at in chunk:
+            words = json.loads(stored) if isinstance(stored, str) else stored or []
+            batch += [
+                {"case_id": case_id, "term": word[:100], "appealed_at": received_at}
+                for word in dict.fromkeys(words)
+            ]
+        if batch:
+            op.bulk_insert(terms, batch)
 
 
 def downgrade() -> None:
