@@ -268,7 +268,6 @@ class Inbound(Base):
     # concurrent copies of one mail impossible to both count as the original.
     original_identity: Mapped[str | None] = mapped_column(String(1000), unique=True)
     message_id: Mapped[str | None] = mapped_column(String(1000), index=True)
-    raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
 
@@ -296,6 +295,37 @@ class Inbound(Base):
     marked_at: Mapped[datetime | None]  # flagged or moved on the server
 
     case: Mapped[Case | None] = relationship()
+    raw_mail: Mapped["RawMail | None"] = relationship(
+        back_populates="inbound", lazy="select"
+    )
+
+    @property
+    def raw(self) -> bytes:
+        """The mail's bytes exactly as fetched (b"" once retention cleared them)."""
+        return self.raw_mail.data if self.raw_mail is not None else b""
+
+    @raw.setter
+    def raw(self, data: bytes) -> None:
+        if self.raw_mail is None:
+            self.raw_mail = RawMail(data=data)
+        else:
+            self.raw_mail.data = data
+
+
+class RawMail(Base):
+    """The bytes of one inbound mail, apart from what was read from them.
+
+    In their own table, a mail's row can change (its kind, its case, its
+    server flag) without the database rewriting megabytes of blob, and
+    listings never read through the bytes to reach the columns they show.
+    """
+
+    __tablename__ = "raw_mails"
+
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound.id"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    inbound: Mapped[Inbound] = relationship(back_populates="raw_mail")
 
 
 class Outbox(Base):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from store import cases
 from store.db import rowcount
-from store.models import Case, Inbound, MailState
+from store.models import Case, Inbound, MailState, RawMail
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +24,18 @@ def purgeable(now: datetime, keep_days: int) -> ColumnElement[bool]:
     """The condition a mail meets when its raw bytes may be cleared."""
     cutoff = now - timedelta(days=keep_days)
     closed = select(Case.id).where(Case.closed_at.is_not(None), Case.closed_at < cutoff)
-    return and_(
+    old = select(Inbound.id).where(
         Inbound.state == MailState.DONE,
-        func.length(Inbound.raw) > 0,
         or_(
             Inbound.case_id.in_(closed),
             and_(Inbound.case_id.is_(None), Inbound.read_at < cutoff),
         ),
     )
+    return and_(RawMail.inbound_id.in_(old), func.length(RawMail.data) > 0)
 
 
 def count_purgeable(session: Session, now: datetime, keep_days: int) -> int:
-    query = select(func.count()).select_from(Inbound).where(purgeable(now, keep_days))
+    query = select(func.count()).select_from(RawMail).where(purgeable(now, keep_days))
     return int(session.execute(query).scalar_one())
 
 
@@ -44,9 +44,9 @@ def purge_raw(session: Session, now: datetime, keep_days: int) -> int:
     if keep_days <= 0:
         return 0
     result = session.execute(
-        update(Inbound)
+        update(RawMail)
         .where(purgeable(now, keep_days))
-        .values(raw=b"")
+        .values(data=b"")
         .execution_options(synchronize_session=False)
     )
     count = rowcount(result)

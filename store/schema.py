@@ -7,7 +7,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from suqiu.errors import StoreError
@@ -44,16 +44,39 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str]:
     """Bring the schema to *target* (the newest revision); return (before, after)."""
     before = current_revision(engine)
     config = _alembic_config()
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, target)
+        with engine.connect() as connection:
+            if sqlite:
+                # SQLite alters a table by copying and dropping it, which a
+                # foreign key to it forbids; checked again afterwards. The
+                # pragma only works outside a transaction.
+                _pragma(connection, "foreign_keys=OFF")
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, target)
+                if sqlite:
+                    broken = connection.exec_driver_sql(
+                        "PRAGMA foreign_key_check"
+                    ).fetchall()
+                    if broken:
+                        raise StoreError(f"数据库升级后外键不一致：{broken[:5]}")
+            if sqlite:
+                _pragma(connection, "foreign_keys=ON")
     except SQLAlchemyError as exc:
         raise StoreError(f"数据库升级失败：{exc}") from exc
     after = head_revision() if target == "head" else target
     if before != after:
         log.info("schema upgraded from %s to %s", before or "empty", after)
     return before, after
+
+
+def _pragma(connection: Connection, setting: str) -> None:
+    """Run a SQLite PRAGMA on the driver's connection, outside any transaction
+    (SQLAlchemy would begin one first, and inside one it does nothing)."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA {setting}")
 
 
 def require_current(engine: Engine) -> None:

@@ -25,9 +25,11 @@ def index(
     session: Session, case: Case, terms: Iterable[str], appealed_at: datetime
 ) -> None:
     """Record *case*'s topic words for later lookups."""
+    # Cut to the column's width first, then drop repeats: two long words
+    # may share their first 100 characters.
     rows = [
-        {"case_id": case.id, "term": term[:100], "appealed_at": appealed_at}
-        for term in dict.fromkeys(terms)
+        {"case_id": case.id, "term": term, "appealed_at": appealed_at}
+        for term in dict.fromkeys(t[:100] for t in terms)
     ]
     if rows:
         session.execute(insert(CaseTerm), rows)

@@ -135,7 +135,7 @@ class Office:
             )
             self._alert_crisis(session, case, signs, facts.text)
 
-        self._dispatch(session, case, decision, terms)
+        self._dispatch(session, case, decision, terms, facts.mail)
         return case
 
     def _note_oversized(self, session: Session, case: Case, mail: Inbound) -> None:
@@ -187,7 +187,12 @@ class Office:
         return self._roster_present
 
     def _dispatch(
-        self, session: Session, case: Case, decision: Decision, terms: frozenset[str]
+        self,
+        session: Session,
+        case: Case,
+        decision: Decision,
+        terms: frozenset[str],
+        appeal: Inbound | None,
     ) -> None:
         """交办 by the rules, or to the leading group, or leave for triage."""
         # A mail written well before it was read is a backlog being caught
@@ -205,6 +210,7 @@ class Office:
                 why=f"需要多个部门协同解决（{decision.explanation}）",
                 units=decision.units,
                 major=True,
+                appeal=appeal,
             )
         elif joined:
             # The topic is already before the leading group: this appeal
@@ -217,6 +223,7 @@ class Office:
                 related=related,
                 major=True,
                 alert=False,
+                appeal=appeal,
             )
         elif len(related) + 1 >= MAJOR_MIN_CASES:
             self.escalate(
@@ -227,9 +234,17 @@ class Office:
                 "属学生诉求比较集中的问题",
                 related=related,
                 major=True,
+                appeal=appeal,
             )
         elif decision.confident and decision.unit is not None:
-            self.assign(session, case, decision.unit, actor=SYSTEM, decision=decision)
+            self.assign(
+                session,
+                case,
+                decision.unit,
+                actor=SYSTEM,
+                decision=decision,
+                appeal=appeal,
+            )
         else:
             cases.record(
                 session,
@@ -294,8 +309,13 @@ class Office:
         actor: str,
         decision: Decision | None = None,
         reason: str | None = None,
+        appeal: Inbound | None = None,
     ) -> str:
-        """Give *case* to a unit: the 办理单 goes to it, the deadline starts."""
+        """Give *case* to a unit: the 办理单 goes to it, the deadline starts.
+
+        *appeal* is the case's first mail when the caller has it at hand.
+        """
+        appeal = appeal or _first_appeal(session, case)
         unit = self.settings.unit(unit_name)
         if unit is None:
             problem = (
@@ -351,13 +371,18 @@ class Office:
                 active=True,
             )
         )
-        self._send_form(session, case, unit.emails)
+        self._send_form(session, case, unit.emails, appeal)
         if not again:
-            self._copy_counselor(session, case)
+            self._copy_counselor(session, case, appeal)
         return f"已交由{unit_name}办理，办理时限为 {clock.local(case.due_at).date()}。"
 
-    def _send_form(self, session: Session, case: Case, to: Sequence[str]) -> None:
-        appeal = _first_appeal(session, case)
+    def _send_form(
+        self,
+        session: Session,
+        case: Case,
+        to: Sequence[str],
+        appeal: Inbound | None,
+    ) -> None:
         summary = self._summary(case, appeal)
         opinion = (
             f"请于{_chinese_date(case.due_at)}前将办理结果反馈至学生工作处。"
@@ -437,11 +462,12 @@ class Office:
         note = f"以下附件过大未随办理单转发：{'、'.join(held)}。" if held else ""
         return files, note
 
-    def _copy_counselor(self, session: Session, case: Case) -> None:
+    def _copy_counselor(
+        self, session: Session, case: Case, appeal: Inbound | None
+    ) -> None:
         """The counselor (第一责任人) hears of the case, unless it is confidential."""
         if case.confidential or not case.counselor_email:
             return
-        appeal = _first_appeal(session, case)
         mails.queue(
             session,
             self.mail,
@@ -467,6 +493,7 @@ class Office:
         words: str | None = None,
         major: bool = False,
         alert: bool = True,
+        appeal: Inbound | None = None,
     ) -> str:
         """Hand *case* to the leading group (领导小组研判)."""
         if due is not None and due < clock.local(clock.now()).date():
@@ -495,7 +522,7 @@ class Office:
             )
         if not alert:
             return "已提请领导小组研判。"
-        appeal = _first_appeal(session, case)
+        appeal = appeal or _first_appeal(session, case)
         mails.queue(
             session,
             self.mail,

@@ -178,8 +178,9 @@ def test_stale_sending_rows_become_uncertain_not_resent(database_url: str) -> No
 def test_upgrade_from_the_first_schema_keeps_and_indexes_cases(
     database_url: str,
 ) -> None:
-    """A database created at revision 0001, with cases in it, upgrades to the
-    newest schema: every case keeps its data and its topic words are indexed."""
+    """A database created at revision 0001, with a case and a mail in it,
+    upgrades to the newest schema: the case keeps its data, its topic words
+    are indexed, and the mail's raw bytes are kept unchanged."""
     from sqlalchemy import text
 
     engine = make_engine(database_url)
@@ -195,6 +196,16 @@ def test_upgrade_from_the_first_schema_keeps_and_indexes_cases(
             ),
             {"at": SHANGHAI_NOON.replace(tzinfo=None), "terms": '["食堂", "价格"]'},
         )
+        connection.execute(
+            text(
+                "INSERT INTO inbound (mailbox, folder, location, identity, raw, size,"
+                " sha256, read_at, subject, text, state, attempts, to_addrs,"
+                " in_reply_to, \"references\", attachments, defects) VALUES ('x',"
+                " 'INBOX', '1/1', 'mid:a', :raw, 3, 's', :at, 's', 't', 'done', 1,"
+                " '[]', '[]', '[]', '[]', '[]')"
+            ),
+            {"raw": b"abc", "at": SHANGHAI_NOON.replace(tzinfo=None)},
+        )
     schema.upgrade(engine)
     schema.require_current(engine)
     with engine.connect() as connection:
@@ -204,8 +215,10 @@ def test_upgrade_from_the_first_schema_keeps_and_indexes_cases(
             .all()
         )
         appealed = connection.execute(text("SELECT appealed_at FROM cases")).scalar()
+        raw = connection.execute(text("SELECT data FROM raw_mails")).scalar()
     assert sorted(terms) == ["价格", "食堂"]
     assert appealed is not None
+    assert raw is not None and bytes(raw) == b"abc"  # moved to its own table
 
 
 def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
@@ -223,3 +236,24 @@ def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
             MigrationContext.configure(connection), Base.metadata
         )
     assert differences == []
+
+
+def test_topic_words_longer_than_the_column_are_indexed_once(database_url: str) -> None:
+    """Two long words that share their first 100 characters are one index
+    entry, not a unique-key violation that fails the mail."""
+    from store import topics
+
+    sessions = ready(database_url)
+    with transaction(sessions) as session:
+        case = open_one(session)
+        topics.index(
+            session, case, ["甲" * 120 + "一", "甲" * 120 + "二"], SHANGHAI_NOON
+        )
+        found = topics.neighbours(
+            session,
+            ["甲" * 100],
+            since=SHANGHAI_NOON - timedelta(days=1),
+            until=SHANGHAI_NOON,
+            exclude=0,
+        )
+        assert [n.number for n in found] == [case.number]

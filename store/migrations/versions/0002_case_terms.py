@@ -54,8 +54,8 @@ def upgrade() -> None:
         for case_id, stored, received_at in chunk:
             words = json.loads(stored) if isinstance(stored, str) else stored or []
             batch += [
-                {"case_id": case_id, "term": word[:100], "appealed_at": received_at}
-                for word in dict.fromkeys(words)
+                {"case_id": case_id, "term": word, "appealed_at": received_at}
+                for word in dict.fromkeys(w[:100] for w in words)
             ]
         if batch:
             op.bulk_insert(terms, batch)
