@@ -4,6 +4,7 @@ import getpass
 import importlib
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -205,10 +206,15 @@ def list_cases(ctx: Context, status: str | None, as_json: bool) -> None:
         query = select(Case).order_by(Case.id)
         if status:
             query = query.where(Case.status == status)
-        found = session.scalars(query).all()
         if as_json:
-            _print_json([case_json(session, c, messages=False) for c in found])
+            # Streamed, a thousand cases at a time: a year of cases would
+            # otherwise sit in memory whole, twice (objects and JSON).
+            _stream_json(
+                case_json(session, c, messages=False)
+                for c in session.scalars(query.execution_options(yield_per=1000))
+            )
             return
+        found = session.scalars(query).all()
         table = Table(
             "编号", "状态", "渠道", "类别", "责任单位", "主题", "受理时间", "期限"
         )
@@ -270,7 +276,7 @@ def _print_case(data: dict[str, Any]) -> None:
         ("评价 / 办结", f"{data['rating'] or '—'} / {data['closed_at'] or '—'}"),
     ]
     for label, value in rows:
-        console.print(f"  {label}：{value}", highlight=False)
+        console.print(f"  {label}：{_moments(value)}", highlight=False)
     console.print("\n[bold]邮件[/bold]")
     for mail in data["messages"]:
         arrow = "收" if mail["direction"] == "in" else "发"
@@ -292,6 +298,14 @@ def _print_case(data: dict[str, Any]) -> None:
             f"（{event['actor']}）{event['reason'] or ''}",
             highlight=False,
         )
+
+
+_ISO_MOMENT = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)[\d:.]*(?:[+-]\d\d:\d\d)?")
+
+
+def _moments(text: str) -> str:
+    """ISO times as people read them: 2026-12-04 01:49."""
+    return _ISO_MOMENT.sub(r"\1 \2", text)
 
 
 def _flags(data: dict[str, Any]) -> str:
@@ -587,6 +601,18 @@ def demo(keep: str | None) -> None:
 def _short(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _stream_json(items: Iterator[Any]) -> None:
+    """Print a JSON list item by item, as the items come."""
+    out = sys.stdout
+    out.write("[")
+    written = False
+    for item in items:
+        out.write(",\n" if written else "\n")
+        out.write(json.dumps(item, ensure_ascii=False, indent=2))
+        written = True
+    out.write("\n]\n" if written else "]\n")
 
 
 def _print_json(data: Any) -> None:
