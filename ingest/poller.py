@@ -153,7 +153,7 @@ class Poller:
         uids = source.uids_after(last_uid)
         if uids:
             log.info("mailbox %s: %d new mails", mailbox.name, len(uids))
-        progress = Progress(len(uids), mailbox.name, enabled=self.show_progress)
+        progress = Progress(len(uids), mailbox.name, bar=self.show_progress)
         with progress:
             for batch in self._batches(source, uids):
                 done = self._ingest_batch(source, mailbox, uidvalidity, batch, report)

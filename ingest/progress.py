@@ -23,16 +23,17 @@ LOG_EVERY_SECONDS = 10.0
 class Progress:
     """Counts mails read from one mailbox and shows how far it got."""
 
-    def __init__(self, total: int, label: str, *, enabled: bool = True) -> None:
+    def __init__(self, total: int, label: str, *, bar: bool = True) -> None:
         self.total = total
         self.label = label
         self.done = 0
         self.started = time.monotonic()
         self.last_log = self.started
-        self.active = enabled and total >= BAR_FROM
+        self.active = total >= BAR_FROM
         self.bar: RichProgress | None = None
         self.task: object = None
-        if self.active and sys.stderr.isatty():
+        # A bar only where a person watches a terminal; log lines elsewhere.
+        if self.active and bar and sys.stderr.isatty():
             self.bar = RichProgress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
