@@ -550,3 +550,20 @@ def test_filled_in_form_counts_as_the_answer(deployment: Deployment) -> None:
     assert only_case(deployment)["status"] == "replied"
     [forward] = deployment.wait_for_kind("forward", 1)
     assert UNIT_REPLY in plain(forward.message())
+
+
+def test_appeal_attachments_travel_with_the_form(deployment: Deployment) -> None:
+    """The files a student attached go to the unit with the 办理单, under
+    their Chinese names."""
+    from pathlib import Path
+
+    sample = Path(__file__).parent / "data" / "mail" / "foxmail_gb2312_docx.eml"
+    deployment.deliver("xgc", sample.read_bytes())
+    deployment.poll()
+    case = only_case(deployment)
+    assert case["unit"] is not None, case
+    form = received_form(deployment)
+    names = [str(part.get_filename()) for part in form.iter_attachments()]
+    attached = [m["attachments"] for m in case["messages"] if m["kind"] == "appeal"][0]
+    assert attached and all(name in names for name in attached)
+    assert any(name.startswith("学生诉求办理单") for name in names)
