@@ -1,21 +1,18 @@
 """Real mail from other projects' test suites goes through the whole ingest.
 
-../shared/corpora (mail-parser, imap_tools, php-imap) and CPython's own
+tests/data/corpora (from mail-parser, imap_tools, php-imap) and CPython's own
 test_email data: malformed MIME, odd charsets, nested messages. Every file
 must be stored once and come out as a case or a kind with a reason.
 """
 
 import importlib.util
 import json
-import os
 from pathlib import Path
-
-import pytest
 
 from tests.deployment import Deployment
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
-CORPORA = Path(os.environ.get("SUQIU_CORPORA", SHARED))
+# Copied, unchanged and with their licences, from the project's shared corpora.
+CORPORA = Path(__file__).parent / "data" / "corpora"
 
 
 def cpython_email_data() -> Path | None:
@@ -35,6 +32,10 @@ def mail_files() -> list[Path]:
         if path.is_file() and path.name not in ("LICENSE", "README.md")
     ]
     cpython = cpython_email_data()
+    assert cpython is not None, (
+        "CPython's test_email data is missing: scripts/test installs it "
+        "(Debian's libpython3.x-testsuite)"
+    )
     if cpython is not None:
         # Every file, the images and sounds too: whatever lands in a mailbox
         # must be survived.
@@ -42,7 +43,6 @@ def mail_files() -> list[Path]:
     return files
 
 
-@pytest.mark.skipif(not CORPORA.is_dir(), reason=f"no corpora at {CORPORA}")
 def test_every_corpus_mail_is_read_once_without_error(deployment: Deployment) -> None:
     """Each of the corpora's files, written into the mailbox as delivered, is
     listed exactly once by `suqiu messages`, with a kind and no error."""

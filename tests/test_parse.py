@@ -24,9 +24,8 @@ from ingest.mail import Address, Attachment, ParsedMail
 from ingest.parse import extract_attachment, parse_mail
 
 MAIL = Path(__file__).parent / "data" / "mail"
-# shared/ sits beside the repository, on developers' machines and in CI.
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CORPORA = Path(os.environ.get("SUQIU_SHARED", SHARED)) / "corpora"
+# Real mail from other projects' test suites, copied with their licences.
+CORPORA = Path(__file__).parent / "data" / "corpora"
 ZIP_NAME = base64.b64encode("中国视频.zip".encode("gb2312"))
 OURS = sorted(MAIL.glob("*.eml"))
 
