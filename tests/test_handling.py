@@ -564,6 +564,6 @@ def test_appeal_attachments_travel_with_the_form(deployment: Deployment) -> None
     assert case["unit"] is not None, case
     form = received_form(deployment)
     names = [str(part.get_filename()) for part in form.iter_attachments()]
-    attached = [m["attachments"] for m in case["messages"] if m["kind"] == "appeal"][0]
+    attached = next(m["attachments"] for m in case["messages"] if m["kind"] == "appeal")
     assert attached and all(name in names for name in attached)
     assert any(name.startswith("学生诉求办理单") for name in names)
