@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from notify import college
-from notify.compose import Attachment, build
+from notify.compose import Attachment, Outgoing, build
 from notify.render import render_mail
 from store import outbox
 from store.models import Case, Inbound, Outbox
@@ -54,6 +54,13 @@ def queue(
         attachments=attachments,
         auto_submitted=auto_submitted,
     )
+    return enqueue(session, mail, case=case, kind=kind)
+
+
+def enqueue(
+    session: Session, mail: Outgoing, *, case: Case | None, kind: str
+) -> Outbox:
+    """Put a composed mail in the outbox, as it will go out."""
     return outbox.add(
         session,
         case=case,
@@ -61,7 +68,7 @@ def queue(
         message_id=mail.message_id,
         sender=mail.sender,
         recipients=mail.recipients,
-        subject=rendered.subject,
+        subject=mail.subject,
         text=mail.text,
         raw=mail.raw,
         attachments=mail.attachments,

@@ -16,9 +16,9 @@ from notify import college
 from notify.chase import Supervision, UnitChase
 from notify.compose import Attachment, build
 from notify.digest import CaseLine, Digest
+from notify.mails import enqueue
 from notify.render import Rendered, render_mail
 from notify.reports import Figures, Tally, definitions
-from store import outbox
 from store.cases import STATUS_NAMES
 from store.models import Outbox
 from suqiu import clock
@@ -127,18 +127,7 @@ def queue_rendered(
         attachments=attachments,
         inline_images=inline_images,
     )
-    return outbox.add(
-        session,
-        case=None,
-        kind=kind,
-        message_id=mail.message_id,
-        sender=mail.sender,
-        recipients=mail.recipients,
-        subject=rendered.subject,
-        text=mail.text,
-        raw=mail.raw,
-        attachments=mail.attachments,
-    )
+    return enqueue(session, mail, case=None, kind=kind)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from typing import NamedTuple
 
-from routing.similar import DEFAULT_THRESHOLD, similarity
+from routing.similar import DEFAULT_THRESHOLD, weighed_similarity, weight
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +24,8 @@ KEY_TERMS = 4
 CANDIDATES_PER_TERM = 30
 
 
-@dataclass(frozen=True)
-class Appeal:
-    """What topic analysis needs of a case."""
+class Appeal(NamedTuple):
+    """What topic analysis needs of a case (a tuple: a quarter has thousands)."""
 
     number: str
     subject: str
@@ -44,12 +45,13 @@ class Cluster:
 @dataclass
 class _Group:
     leader: frozenset[str]
+    weight: float  # the leader's, as ``routing.similar`` weighs terms
     members: list[Appeal] = field(default_factory=list)
 
 
 def hot_words(appeals: Sequence[Appeal], limit: int = 15) -> list[tuple[str, int]]:
     """The words used by the most appeals, with the number of appeals."""
-    counts = Counter(term for appeal in appeals for term in appeal.terms)
+    counts = Counter(chain.from_iterable(appeal.terms for appeal in appeals))
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
 
@@ -65,30 +67,43 @@ def clusters(
     Each appeal joins the most similar earlier group whose first appeal it
     resembles at least *threshold*, or starts a group of its own.
     """
-    frequency = Counter(term for appeal in appeals for term in appeal.terms)
+    frequency = Counter(chain.from_iterable(appeal.terms for appeal in appeals))
+    # Each word weighed once, as the measure weighs it; a set of words
+    # weighs the sum of its words.
+    weight_of = {term: weight((term,)) for term in frequency}.__getitem__
+    # Words are ranked once, rarest first, so that each appeal only sorts
+    # numbers; words no other appeal uses rank last, as they cannot link an
+    # appeal to anything.
+    ranked = sorted(frequency.items(), key=lambda item: (item[1] < 2, item[1], item[0]))
+    words = [term for term, _ in ranked]
+    rank_of = {term: index for index, term in enumerate(words)}.__getitem__
+    linking = sum(1 for _, count in ranked if count > 1)
     groups: list[_Group] = []
     postings: dict[str, list[int]] = defaultdict(list)
 
     for appeal in appeals:
-        # Words no other appeal uses cannot link it to anything.
-        shared = sorted(
-            (t for t in appeal.terms if frequency[t] > 1),
-            key=lambda t: (frequency[t], t),
+        terms = appeal.terms
+        own = sum(map(weight_of, terms))
+        keys = sorted(map(rank_of, terms))[:KEY_TERMS]
+        # The latest groups of each key word, rarest word first, each once.
+        candidates = dict.fromkeys(
+            chain.from_iterable(
+                reversed(postings[words[key]][-CANDIDATES_PER_TERM:])
+                for key in keys
+                if key < linking
+            )
         )
         best: int | None = None
         best_score = threshold
-        seen: set[int] = set()
-        for term in shared[:KEY_TERMS]:
-            for index in reversed(postings[term][-CANDIDATES_PER_TERM:]):
-                if index in seen:
-                    continue
-                seen.add(index)
-                score = similarity(appeal.terms, groups[index].leader)
-                if score >= best_score:
-                    best, best_score = index, score
+        for index in candidates:
+            group = groups[index]
+            shared = sum(map(weight_of, terms & group.leader))
+            score = weighed_similarity(shared, own, group.weight)
+            if score >= best_score:
+                best, best_score = index, score
         if best is None:
-            groups.append(_Group(appeal.terms, [appeal]))
-            for term in appeal.terms:
+            groups.append(_Group(terms, own, [appeal]))
+            for term in terms:
                 postings[term].append(len(groups) - 1)
         else:
             groups[best].members.append(appeal)
@@ -99,7 +114,7 @@ def clusters(
 
 
 def _describe(group: _Group) -> Cluster:
-    counts = Counter(term for member in group.members for term in member.terms)
+    counts = Counter(chain.from_iterable(member.terms for member in group.members))
     common = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return Cluster(
         size=len(group.members),

@@ -4,7 +4,7 @@
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from functools import cache
 from importlib import resources
@@ -141,15 +141,25 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     of less than two words' weight never scores 1, even against itself: one
     word is too thin to call a topic.
     """
-    shared = _weight(a & b)
+    return weighed_similarity(weight(a & b), weight(a), weight(b))
+
+
+def weighed_similarity(shared: float, a_weight: float, b_weight: float) -> float:
+    """``similarity`` from the weights of two appeals' terms and of the terms
+    they share, for a caller that compares one appeal with many and weighs
+    each once.
+
+    Weights are sums of ones and halves, which floats hold exactly: the
+    union weighs the two less the shared part, to the last bit.
+    """
     if not shared:
         return 0.0
-    jaccard = shared / _weight(a | b)
-    overlap = shared / max(min(_weight(a), _weight(b)), _OVERLAP_FLOOR)
+    jaccard = shared / (a_weight + b_weight - shared)
+    overlap = shared / max(min(a_weight, b_weight), _OVERLAP_FLOOR)
     return (jaccard + overlap) / 2
 
 
-def _weight(terms: frozenset[str]) -> float:
+def weight(terms: Iterable[str]) -> float:
     """Return the summed weight of *terms*."""
     return sum(_PLACE_WEIGHT if t in _PLACES else 1.0 for t in terms)
 

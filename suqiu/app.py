@@ -3,22 +3,25 @@
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.imap import ImapMailbox
-from ingest.maildir import MaildirMailbox
-from ingest.poller import Poller, PollReport, owner_name
-from ingest.source import MailSource
-from notify.smtp import DeliveryReport, Sender
-from store import schema
+from store import owners, schema
 from store.db import make_engine, make_sessions
 from suqiu import clock
-from suqiu.actions import Office
 from suqiu.config import MailboxSettings, Settings
 from suqiu.errors import ConfigError
-from suqiu.flow import Flow
+
+if TYPE_CHECKING:
+    # Imported where they are used: a command that reads the store, such as
+    # a report, loads neither the mail pipeline nor the routing rules.
+    from ingest.poller import Poller, PollReport
+    from ingest.source import MailSource
+    from notify.smtp import DeliveryReport
+    from suqiu.actions import Office
+    from suqiu.flow import Flow
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +31,16 @@ class App:
     """One configured suqiu: what every command needs, built on first use."""
 
     settings: Settings
-    owner: str = field(default_factory=owner_name)
+    owner: str = field(default_factory=owners.me)
     show_progress: bool = True
 
     def __post_init__(self) -> None:
         clock.use_zone(self.settings.timezone)
 
     @cached_property
-    def office(self) -> Office:
+    def office(self) -> "Office":
+        from suqiu.actions import Office
+
         if self.settings.smtp is None:
             raise ConfigError(
                 f"配置文件 {self.settings.path} 缺少 [smtp]：没有它无法发出任何邮件"
@@ -58,11 +63,15 @@ class App:
         return make_sessions(self.engine, read_only=True)
 
     @cached_property
-    def flow(self) -> Flow:
+    def flow(self) -> "Flow":
+        from suqiu.flow import Flow
+
         return Flow(self.settings, self.office)
 
     @cached_property
-    def poller(self) -> Poller:
+    def poller(self) -> "Poller":
+        from ingest.poller import Poller
+
         return Poller(
             self.sessions,
             self.flow,
@@ -71,7 +80,10 @@ class App:
             show_progress=self.show_progress,
         )
 
-    def source(self, mailbox: MailboxSettings) -> MailSource:
+    def source(self, mailbox: MailboxSettings) -> "MailSource":
+        from ingest.imap import ImapMailbox
+        from ingest.maildir import MaildirMailbox
+
         if mailbox.type == "maildir":
             return MaildirMailbox(mailbox)
         return ImapMailbox(mailbox)
@@ -83,11 +95,13 @@ class App:
         if self.settings.smtp is not None:
             self.settings.smtp.password.value()
 
-    def poll_all(self) -> list[PollReport]:
+    def poll_all(self) -> list["PollReport"]:
         """Read every configured mailbox once."""
         return [self.poller.poll(self.source(m), m) for m in self.settings.mailboxes]
 
-    def send(self, limit: int | None = None) -> DeliveryReport:
+    def send(self, limit: int | None = None) -> "DeliveryReport":
+        from notify.smtp import Sender
+
         if self.settings.smtp is None:
             raise ConfigError(f"配置文件 {self.settings.path} 缺少 [smtp]，无法发信")
         return Sender(self.sessions, self.settings.smtp, self.owner).deliver(limit)

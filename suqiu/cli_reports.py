@@ -1,9 +1,10 @@
 """`suqiu digest`, `suqiu report monthly|quarterly` and `suqiu publish`.
 
 The work happens in ``suqiu.routine``, imported only when a command runs:
-matplotlib and openpyxl would slow every other command down.
+its templates, charts and mail would slow every other command down.
 """
 
+import gc
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ def digest(ctx: Context, dry_run: bool, force: bool) -> None:
     """发送今天的日报和催办、督办邮件。"""
     from suqiu import routine
 
+    _freeze_imports()
     with failing_clearly():
         app = ctx.app
         if not dry_run:
@@ -95,6 +97,7 @@ def publish(ctx: Context, quarter: str, out: Path) -> None:
     from store.db import transaction
     from suqiu import clock
 
+    _freeze_imports()
     period = _period(Period.quarter, quarter, "--quarter")
     assert period is not None  # the option is required
     with failing_clearly():
@@ -116,6 +119,7 @@ def publish(ctx: Context, quarter: str, out: Path) -> None:
 def _report(ctx: Context, period: Period, out: Path | None) -> None:
     from suqiu import routine
 
+    _freeze_imports()
     with failing_clearly():
         app = ctx.app
         report = routine.make_report(app, period)
@@ -126,6 +130,16 @@ def _report(ctx: Context, period: Period, out: Path | None) -> None:
         app.check_secrets()
         outcome = routine.mail_report(app, report)
         console.print(outcome.summary, highlight=False)
+
+
+def _freeze_imports() -> None:
+    """Move what is loaded by now out of the cycle collector's sight.
+
+    Modules, classes and functions live as long as the command does; the
+    collector need not walk them again at each collection, nor once more
+    at exit, which took a tenth of a second here.
+    """
+    gc.freeze()
 
 
 def _period(

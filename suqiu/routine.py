@@ -5,8 +5,10 @@ then delivers the outbox; the scheduler, `suqiu digest` and `suqiu report`
 all come through here.
 """
 
+import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,8 +28,7 @@ from notify.periodic import (
     supervision_mail,
 )
 from notify.render import Rendered
-from notify.reports import Figures, Period, case_rows
-from notify.reports import gather as gather_figures
+from notify.reports import Figures, Period, survey
 from routing.deadline import is_working_day
 from store import jobruns
 from store.db import transaction
@@ -264,11 +265,31 @@ def make_report(app: App, period: Period) -> Report:
     from notify.workbook import report_workbook
 
     now = clock.now()
-    with transaction(app.sessions) as session:
-        figures = gather_figures(session, period, as_of=now)
-        rows = case_rows(session, period, as_of=now)
-    charts = report_charts(figures)
-    return Report(figures, charts, report_workbook(figures, rows))
+    with _no_cycle_collection():
+        # A reader's session: counting a quarter never holds up the poller.
+        with transaction(app.readers) as session:
+            figures, rows = survey(session, period, as_of=now)
+        charts = report_charts(figures)
+        return Report(figures, charts, report_workbook(figures, rows))
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector while a report is made.
+
+    A quarter is some hundred thousand rows, tuples and sets that live
+    until the report is done and form no cycles; the collector would walk
+    them all again each time the young objects pile up, which cost a fifth
+    of the time of making the report. Reference counting frees everything
+    as usual, and the collector runs again afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def report_recipients(settings: Settings) -> list[str]:

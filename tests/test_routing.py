@@ -9,6 +9,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from routing import deadline, segment
 from routing.crisis import crisis_signs
@@ -21,6 +23,7 @@ from routing.similar import (
     similar_to,
     similarity,
     topic_terms,
+    weight,
 )
 from suqiu.errors import RoutingError
 
@@ -737,6 +740,19 @@ def test_similarity_bounds() -> None:
     assert similarity(a, b) == 0.0
     assert similarity(a, frozenset()) == 0.0
     assert similarity(a, a | b) == similarity(a | b, a)
+
+
+_WORDS = ["食堂", "宿舍", "楼", "价格", "漏水", "网络", "学院"]  # places weigh half
+_TERMS = st.frozensets(st.sampled_from(_WORDS))
+
+
+@given(_TERMS, _TERMS)
+def test_similarity_from_weights_is_exact(a: frozenset[str], b: frozenset[str]) -> None:
+    """The union's weight taken as the two weights less the shared one (as
+    topic clustering computes it, weighing each appeal once) is the union's
+    own weight to the last bit: weights are sums of ones and halves."""
+    assert weight(a) + weight(b) - weight(a & b) == weight(a | b)
+    assert similarity(a, b) == similarity(b, a)
 
 
 def test_one_word_is_too_thin_to_cluster() -> None:
