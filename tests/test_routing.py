@@ -755,6 +755,20 @@ def test_similarity_from_weights_is_exact(a: frozenset[str], b: frozenset[str]) 
     assert similarity(a, b) == similarity(b, a)
 
 
+def test_letter_formulas_and_signatures_are_no_topic() -> None:
+    """How a letter closes and who signs it say nothing of what it is about:
+    they would top every month's hot words."""
+    terms = topic_terms(
+        "宿舍热水器坏了",
+        "老师您好，我们宿舍的热水器坏了一个星期，晚上洗不了澡，恳请尽快维修。\n"
+        "此致\n敬礼\n姓名：张三 学号：2023010101 电话：13800138000\n"
+        "盼复\n\n发自我的iPhone",
+    )
+    assert {"宿舍", "热水器"} <= terms
+    assert not terms & {"此致", "敬礼", "恳请", "尽快", "盼复", "学号", "电话", "发自"}
+    assert not terms & {"iphone", "晚上", "姓名"}
+
+
 def test_one_word_is_too_thin_to_cluster() -> None:
     """An appeal reduced to one place word does not join every appeal naming it."""
     thin = frozenset({"食堂"})
