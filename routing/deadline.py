@@ -1,10 +1,15 @@
 """Deadlines (限时办结) and the Chinese working-day calendar they may count in.
 
-Holidays and make-up working days (调休) come from chinese_calendar.
+Holidays and make-up working days (调休) come from chinese_calendar. The State
+Council publishes a year's holidays late in the year before, and a release of
+chinese_calendar follows some time later; the configuration's [calendar] can
+name the days of such a year meanwhile, and where it names a day it wins.
 """
 
+import functools
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -21,21 +26,66 @@ _warned_years: set[int] = set()
 _warned_lock = threading.Lock()
 
 
-def is_working_day(day: date) -> bool:
-    """Return whether *day* is a working day in mainland China.
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Which days are worked: chinese_calendar, corrected by the configuration.
 
-    Public holidays are off and 调休 weekends are on. For a year the installed
-    chinese_calendar has no data for, Monday to Friday is assumed, and a
-    WARNING says so once per year.
+    *days_off* and *workdays* are the days the configuration names (放假 and
+    调休上班); they decide those days whatever chinese_calendar says.
     """
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        # TODO: the State Council publishes each year's holidays in November;
-        # until chinese_calendar is upgraded with them, that year's holidays
-        # count as working days and its 调休 weekends as days off.
-        _warn_missing(day.year)
+
+    days_off: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+    def __post_init__(self) -> None:
+        both = self.days_off & self.workdays
+        if both:
+            raise ValueError(
+                "days both off and worked: " + ", ".join(map(str, sorted(both)))
+            )
+
+    def is_working_day(self, day: date) -> bool:
+        """Return whether *day* is a working day in mainland China.
+
+        Public holidays are off and 调休 weekends are on. For a year neither
+        chinese_calendar nor the configuration knows, Monday to Friday is
+        assumed, and a WARNING says so once per year.
+        """
+        if day in self.workdays:
+            return True
+        if day in self.days_off:
+            return False
+        if published(day.year):
+            return bool(chinese_calendar.is_workday(day))
+        if not self.configures(day.year):
+            _warn_missing(day.year)
         return day.weekday() < 5
+
+    def configures(self, year: int) -> bool:
+        """Whether the configuration names any day of *year*."""
+        return any(day.year == year for day in (*self.days_off, *self.workdays))
+
+    def knows(self, year: int) -> bool:
+        """Whether the holidays of *year* are known, published or configured."""
+        return published(year) or self.configures(year)
+
+
+PUBLISHED = WorkCalendar()  # chinese_calendar alone
+
+
+@functools.cache
+def published(year: int) -> bool:
+    """Whether the installed chinese_calendar has the holidays of *year*."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def is_working_day(day: date) -> bool:
+    """Whether *day* is a working day by chinese_calendar alone."""
+    return PUBLISHED.is_working_day(day)
 
 
 def due_at(
@@ -43,15 +93,16 @@ def due_at(
     *,
     days: int = GENERAL_DAYS,
     working_days: bool = False,
+    calendar: WorkCalendar = PUBLISHED,
     tz: tzinfo = SHANGHAI,
 ) -> datetime:
     """Return the end (23:59:59 local) of the *days*-th day after *assigned*.
 
     "7 日内" counts from the day after the 办理单 arrives, the usual Chinese
     reading (the first day is not counted), so a form sent on Monday morning
-    is due at the end of the next Monday. With *working_days* only working
-    days count. A naive *assigned* is taken as UTC, as ``suqiu.clock`` does.
-    The result is aware, in *tz*.
+    is due at the end of the next Monday. With *working_days* only the
+    working days of *calendar* count. A naive *assigned* is taken as UTC, as
+    ``suqiu.clock`` does. The result is aware, in *tz*.
     """
     if days < 0:
         raise ValueError(f"days must not be negative, got {days}")
@@ -63,7 +114,7 @@ def due_at(
         counted = 0
         while counted < days:
             day += timedelta(days=1)
-            if is_working_day(day):
+            if calendar.is_working_day(day):
                 counted += 1
     else:
         day += timedelta(days=days)
@@ -79,7 +130,8 @@ def _warn_missing(year: int) -> None:
         _warned_years.add(year)
     log.warning(
         "chinese_calendar %s has no holiday data for %d: counting Monday to "
-        "Friday as working days; upgrade the chinesecalendar package",
+        "Friday as working days; upgrade the chinesecalendar package, or name "
+        "that year's days off and make-up working days in [calendar]",
         getattr(chinese_calendar, "__version__", "(unknown version)"),
         year,
     )

@@ -353,6 +353,7 @@ class Office:
                 moment,
                 days=self.settings.routing.deadline_days,
                 working_days=self.settings.routing.working_days,
+                calendar=self.settings.calendar,
                 tz=self.settings.timezone,
             )
         case.unit = unit_name

@@ -9,11 +9,12 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from routing.deadline import WorkCalendar
 from suqiu.errors import ConfigError
 
 SECURITIES = ("ssl", "starttls", "none")
@@ -133,6 +134,8 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    # Days off and make-up working days beyond (or against) chinese_calendar.
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
     def unit(self, name: str) -> UnitSettings | None:
         """Return the configured unit called *name*, or None."""
@@ -194,6 +197,7 @@ def parse(data: dict[str, Any], path: Path) -> Settings:
         "ingest",
         "routing",
         "reports",
+        "calendar",
     )
 
     zone_name = top.text("timezone", "Asia/Shanghai")
@@ -234,6 +238,7 @@ def parse(data: dict[str, Any], path: Path) -> Settings:
         ingest=_ingest(top.table("ingest")),
         routing=_routing(top.table("routing")),
         reports=_reports(top.table("reports")),
+        calendar=_calendar(top.table("calendar")),
     )
 
 
@@ -392,6 +397,20 @@ def _reports(table: "_Table") -> ReportSettings:
     )
 
 
+def _calendar(table: "_Table") -> WorkCalendar:
+    table.only("days_off", "workdays")
+    days_off = table.days("days_off")
+    workdays = table.days("workdays")
+    both = days_off & workdays
+    if both:
+        raise table.error(
+            "workdays",
+            "这些日期同时列在 days_off 中："
+            + "、".join(day.isoformat() for day in sorted(both)),
+        )
+    return WorkCalendar(days_off=days_off, workdays=workdays)
+
+
 def _relative_to(path: Path, config_path: Path) -> Path:
     """Read a relative path in the file as relative to the file's folder."""
     return path if path.is_absolute() else config_path.parent / path
@@ -479,6 +498,36 @@ class _Table:
             raise self.error(key, "列表中只能是文本")
         return list(values)
 
+    def days(self, key: str) -> frozenset[date]:
+        """Dates: TOML dates, "YYYY-MM-DD", or "YYYY-MM-DD..YYYY-MM-DD" for a
+        run of days, both ends included."""
+        days: set[date] = set()
+        for value in self._get(key, [], (list,), "日期列表"):
+            days.update(self._day_run(key, value))
+        return frozenset(days)
+
+    def _day_run(self, key: str, value: Any) -> list[date]:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return [value]
+        if not isinstance(value, str):
+            raise self.error(key, f"应为日期，实际是 {value!r}")
+        first_text, dots, last_text = value.partition("..")
+        first = self._date(key, first_text)
+        last = self._date(key, last_text) if dots else first
+        if last < first:
+            raise self.error(key, f"日期范围 {value!r} 的结束早于开始")
+        if (last - first).days > MAX_DAY_RUN:
+            raise self.error(key, f"日期范围 {value!r} 超过 {MAX_DAY_RUN} 天")
+        return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+    def _date(self, key: str, text: str) -> date:
+        try:
+            return date.fromisoformat(text.strip())
+        except ValueError:
+            raise self.error(
+                key, f"应为 YYYY-MM-DD 格式的日期（例如 2027-02-08），实际是 {text!r}"
+            ) from None
+
     def secret(self, key: str) -> Secret:
         env = self.optional_text(key)
         return Secret(env, f"配置文件 {self.path} 中的 {self.name}.{key}")
@@ -495,4 +544,6 @@ class _Table:
 
 
 _REQUIRED: Any = object()
+# A run of days off is a holiday, never months: a longer one is a typing error.
+MAX_DAY_RUN = 31
 _CLOCK_TIME = re.compile(r"(\d{1,2}):(\d{2})")

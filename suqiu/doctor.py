@@ -8,18 +8,23 @@ SMTP server is greeted and logged in to, and that is all.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 
+import chinese_calendar
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import func, select
 
 from ingest.imap import ImapMailbox
 from ingest.maildir import MaildirMailbox
 from notify.smtp import SmtpConnection
+from routing.deadline import WorkCalendar, published
 from routing.rules import load_rules
 from store import outbox, schema
 from store.db import make_engine, make_sessions
 from store.models import Inbound, MailboxState, MailState
+from suqiu import clock
 from suqiu import config as config_module
 from suqiu.config import MailboxSettings, Settings
 from suqiu.errors import SuqiuError
@@ -41,9 +46,10 @@ class Doctor:
 
     def report(self, check: Check) -> None:
         mark = "[green]✓[/green]" if check.ok else "[red]✗[/red]"
-        self.console.print(f"{mark} {check.what}", highlight=False)
+        # Details quote files and servers: [calendar] is text, not markup.
+        self.console.print(f"{mark} {escape(check.what)}", highlight=False)
         if check.detail:
-            self.console.print(f"    {check.detail}", highlight=False)
+            self.console.print(f"    {escape(check.detail)}", highlight=False)
         if not check.ok:
             self.problems += 1
 
@@ -74,6 +80,7 @@ def run_checks(config_path: str | None, console: Console) -> bool:
         return False
 
     doctor.attempt("数据库", lambda: _check_database(settings))
+    _check_calendar(doctor, settings, clock.local(clock.now()).date())
     for mailbox in settings.mailboxes:
         doctor.attempt(f"信箱“{mailbox.name}”", partial(_check_mailbox, mailbox))
     if settings.smtp is None:
@@ -98,6 +105,52 @@ def run_checks(config_path: str | None, console: Console) -> bool:
     else:
         console.print("\n一切正常。")
     return doctor.problems == 0
+
+
+def _check_calendar(doctor: Doctor, settings: Settings, today: date) -> None:
+    """This year's holidays must be known; next year's from November on.
+
+    Without them working days are counted Monday to Friday: the digest would
+    go out during the Spring Festival and deadlines would run through it.
+    """
+    calendar = settings.calendar
+    what = "节假日安排"
+    package = f"chinese_calendar {chinese_calendar.__version__}"
+    if not calendar.knows(today.year):
+        doctor.report(
+            Check(
+                False,
+                what,
+                f"{package} 没有 {today.year} 年的放假安排，工作日暂按周一至周五"
+                f"计算。{_CALENDAR_HINT}",
+            )
+        )
+        return
+    doctor.report(Check(True, what, _calendar_source(calendar, today.year)))
+    coming = today.year + 1
+    if today.month >= 11 and not calendar.knows(coming):
+        doctor.console.print(
+            "[yellow]![/yellow] "
+            + escape(f"{package} 还没有 {coming} 年的放假安排。{_CALENDAR_HINT}"),
+            highlight=False,
+        )
+
+
+_CALENDAR_HINT = (
+    "国务院办公厅公布后，请升级 chinesecalendar，或在配置文件的 [calendar] 中"
+    "用 days_off 和 workdays 填写放假日和调休上班日。"
+)
+
+
+def _calendar_source(calendar: WorkCalendar, year: int) -> str:
+    if not calendar.configures(year):
+        return f"{year} 年的放假安排取自 chinese_calendar"
+    days = sum(
+        1 for day in (*calendar.days_off, *calendar.workdays) if day.year == year
+    )
+    if published(year):
+        return f"{year} 年的放假安排取自 chinese_calendar，配置文件另行指定了 {days} 天"
+    return f"{year} 年的放假安排取自配置文件 [calendar]（{days} 天）"
 
 
 def _check_database(settings: Settings) -> str:

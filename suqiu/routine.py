@@ -29,7 +29,7 @@ from notify.periodic import (
 )
 from notify.render import Rendered
 from notify.reports import Figures, Period, survey
-from routing.deadline import is_working_day
+from routing.deadline import WorkCalendar
 from store import jobruns
 from store.db import transaction
 from suqiu import clock
@@ -96,10 +96,12 @@ def today() -> date:
     return clock.local(clock.now()).date()
 
 
-def day_off(day: date) -> str | None:
+def day_off(day: date, calendar: WorkCalendar) -> str | None:
     """Why *day* is not a working day (国庆节, 周末), or None if it is one."""
-    if is_working_day(day):
+    if calendar.is_working_day(day):
         return None
+    if day in calendar.days_off:
+        return "放假日"
     try:
         _, name = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError:  # no data for that year: weekends only
@@ -117,7 +119,7 @@ def send_digest(
 ) -> Outcome:
     """The digest of *day* to the admins, and each channel's to its dispatcher."""
     settings = app.settings
-    off = day_off(day)
+    off = day_off(day, settings.calendar)
     if off and not force:
         log.info("digest: %s is a day off (%s), nothing sent", day, off)
         return Outcome(False, f"{day} 是{off}，不发送日报。")
@@ -185,7 +187,7 @@ def send_chase(
 ) -> Outcome:
     """催办 to every late unit about its own cases; 督办清单 to the leading group."""
     settings = app.settings
-    off = day_off(day)
+    off = day_off(day, settings.calendar)
     if off and not force:
         log.info("chase: %s is a day off (%s), nothing sent", day, off)
         return Outcome(False, f"{day} 是{off}，不发送催办邮件。")

@@ -1,5 +1,6 @@
 """The configuration file: defaults, lookup order, and errors that name the key."""
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,47 @@ def test_shipped_example_configuration_loads() -> None:
     ]
     assert settings.mailboxes[1].after == "move"
     assert settings.leading_group == ("leader@example.edu.cn",)
+
+
+def test_calendar_days_as_dates_strings_and_runs(tmp_path: Path) -> None:
+    """[calendar] takes TOML dates, "YYYY-MM-DD" and "first..last" runs."""
+    path = write(
+        tmp_path,
+        MINIMAL + '\n[calendar]\ndays_off = [2027-01-01, "2027-02-05..2027-02-11"]\n'
+        'workdays = ["2027-02-14"]\n',
+    )
+    calendar = config.load(path).calendar
+    assert calendar.days_off == {date(2027, 1, 1)} | {
+        date(2027, 2, 5) + timedelta(days=n) for n in range(7)
+    }
+    assert calendar.workdays == {date(2027, 2, 14)}
+
+
+def test_no_calendar_is_the_package_alone(tmp_path: Path) -> None:
+    calendar = config.load(write(tmp_path, MINIMAL)).calendar
+    assert calendar.days_off == frozenset() and calendar.workdays == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ('days_off = ["2027-02-30"]', "calendar.days_off：应为 YYYY-MM-DD"),
+        ('days_off = ["2027-02-11..2027-02-05"]', "结束早于开始"),
+        ('days_off = ["2027-01-01..2027-12-31"]', "超过 31 天"),
+        ("days_off = [8]", "应为日期"),
+        ("days_off = [2027-02-08T08:00:00]", "应为日期"),
+        (
+            'days_off = ["2027-02-08..2027-02-10"]\nworkdays = [2027-02-09]',
+            "calendar.workdays：这些日期同时列在 days_off 中：2027-02-09",
+        ),
+        ('holidays = ["2027-02-08"]', "calendar.holidays"),
+    ],
+)
+def test_calendar_mistakes_name_the_key(
+    tmp_path: Path, table: str, problem: str
+) -> None:
+    path = write(tmp_path, MINIMAL + f"\n[calendar]\n{table}\n")
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert problem in str(caught.value)
+    assert str(path) in str(caught.value)

@@ -116,12 +116,53 @@ def test_smtp_login_refused_keeps_mail_queued(
     assert states == {"queued"}
 
 
-def test_doctor_reports_everything_fine(deployment: Deployment) -> None:
+# A day whose year every chinese_calendar since 1.10 knows, and years that
+# none will know for a long time.
+KNOWN_DAY = "2026-06-01T09:00:00+08:00"
+
+
+def test_doctor_reports_everything_fine(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On a working installation doctor checks every part and exits 0."""
+    monkeypatch.setenv("SUQIU_NOW", KNOWN_DAY)
     done = deployment.cli("doctor")
-    assert done.stdout.count("✓") == 1 + 1 + 3 + 1 + 1
+    # configuration, database, calendar, three mailboxes, SMTP, backlog
+    assert done.stdout.count("✓") == 1 + 1 + 1 + 3 + 1 + 1
+    assert "2026 年的放假安排取自 chinese_calendar" in done.stdout
     assert "一切正常" in done.stdout
     assert "支持 IDLE" in done.stdout
+
+
+def test_doctor_fails_a_year_without_holidays(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A year neither chinese_calendar nor [calendar] knows is a ✗ that says
+    what to do; naming its days in [calendar] puts it right."""
+    monkeypatch.setenv("SUQIU_NOW", "2099-03-01T09:00:00+08:00")
+    done = deployment.cli("doctor", check=False)
+    assert done.returncode == 1
+    assert "没有 2099 年的放假安排" in done.stdout
+    assert "[calendar]" in done.stdout
+
+    with deployment.config_path.open("a", encoding="utf-8") as config:
+        config.write('\n[calendar]\ndays_off = ["2099-01-21..2099-01-27"]\n')
+    done = deployment.cli("doctor")
+    assert "2099 年的放假安排取自配置文件 [calendar]（7 天）" in done.stdout
+
+
+def test_doctor_warns_in_november_of_next_years_holidays(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From November on, next year's missing holidays are a warning, not yet
+    a failure."""
+    with deployment.config_path.open("a", encoding="utf-8") as config:
+        config.write("\n[calendar]\ndays_off = [2098-10-01]\n")
+    monkeypatch.setenv("SUQIU_NOW", "2098-11-10T09:00:00+08:00")
+    done = deployment.cli("doctor")
+    assert "! chinese_calendar" in done.stdout
+    assert "还没有 2099 年的放假安排" in done.stdout
+    assert "一切正常" in done.stdout
 
 
 def test_doctor_names_the_wrong_password_and_folder(
@@ -145,6 +186,7 @@ def test_doctor_shows_failed_mail_and_backlog(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Queued outbound mail is counted by doctor, as the issue asks."""
+    monkeypatch.setenv("SUQIU_NOW", KNOWN_DAY)
     deployment.deliver("xgc", appeal(*CANTEEN))
     deployment.poll(send=False)
     done = deployment.cli("doctor")

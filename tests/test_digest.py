@@ -301,12 +301,38 @@ def test_digest_on_make_up_working_day(
     """Saturday 2026-10-10 is a make-up working day (调休) after 国庆节: the
     digest goes out."""
     at(monkeypatch, "2026-10-10T08:00:00+08:00")
-    assert routine.day_off(routine.today()) is None
+    assert routine.day_off(routine.today(), office.site.settings().calendar) is None
     office.site.cli("digest")
     [staff] = [
         m for m in office.site.wait_for_kind("digest", 1) if m.rcpt_tos == [ADMIN]
     ]
     assert "10月10日（星期六）" in str(staff.message()["Subject"])
+
+
+def test_configured_calendar_decides_a_year_the_package_lacks(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chinese_calendar 1.11 knows nothing of 2027. Days off and a make-up
+    working day named in [calendar] decide the digest there. (The dates are
+    an example, not the State Council's schedule.)"""
+    with office.site.config_path.open("a", encoding="utf-8") as config:
+        config.write(
+            '\n[calendar]\ndays_off = ["2027-02-08..2027-02-12"]\n'
+            "workdays = [2027-02-14]\n"
+        )
+
+    at(monkeypatch, "2027-02-09T08:00:00+08:00")  # a Tuesday, configured off
+    done = office.site.cli("digest")
+    assert "2027-02-09 是放假日，不发送日报。" in done.stdout
+    office.site.send()
+    assert office.site.sent_of_kind("digest") == []
+
+    at(monkeypatch, "2027-02-14T08:00:00+08:00")  # a Sunday, configured worked
+    office.site.cli("digest")
+    [staff] = [
+        m for m in office.site.wait_for_kind("digest", 1) if m.rcpt_tos == [ADMIN]
+    ]
+    assert "2月14日（星期日）" in str(staff.message()["Subject"])
 
 
 def test_dry_run_prints_and_queues_nothing(

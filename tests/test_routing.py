@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from routing import deadline, segment
 from routing.crisis import crisis_signs
-from routing.deadline import due_at, is_working_day
+from routing.deadline import WorkCalendar, due_at, is_working_day
 from routing.decide import Decision, dispatcher_for, route
 from routing.rules import CATEGORIES, COLLEGES, RuleSet, load_rules
 from routing.similar import (
@@ -670,6 +670,63 @@ def test_working_days_into_a_missing_year(
     # 12-29, 12-30, 12-31, then 2027 by weekday: 01-01 (Fri), 01-04, 01-05, 01-06
     assert due == datetime(2027, 1, 6, 23, 59, 59, tzinfo=SHANGHAI)
     assert any("2027" in r.getMessage() for r in caplog.records)
+
+
+# An example of a year chinese_calendar 1.11 lacks, as [calendar] names it: a
+# week off for the Spring Festival and a make-up Sunday (not the real 2027
+# schedule, which the package will carry).
+SPRING_2027 = WorkCalendar(
+    days_off=frozenset(date(2027, 2, 5) + timedelta(days=n) for n in range(7)),
+    workdays=frozenset({date(2027, 2, 14)}),
+)
+
+
+def test_configured_days_decide_a_missing_year_without_warning(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Days the configuration names win; the rest of that year is Monday to
+    Friday, and no warning: the year is configured."""
+    monkeypatch.setattr(deadline, "_warned_years", set())
+    with caplog.at_level(logging.WARNING, logger="routing.deadline"):
+        assert not SPRING_2027.is_working_day(date(2027, 2, 8))  # Monday, off
+        assert SPRING_2027.is_working_day(date(2027, 2, 14))  # Sunday, worked
+        assert SPRING_2027.is_working_day(date(2027, 3, 1))  # an ordinary Monday
+        assert not SPRING_2027.is_working_day(date(2027, 3, 6))  # Saturday
+    assert caplog.records == []
+    assert SPRING_2027.knows(2027) and not PUBLISHED_ONLY.knows(2027)
+    assert PUBLISHED_ONLY.knows(2026)
+
+
+PUBLISHED_ONLY = WorkCalendar()
+
+
+def test_configured_days_override_the_package() -> None:
+    """A day the package has as a holiday can be configured worked, and the
+    other way round (a college's own closure)."""
+    own = WorkCalendar(
+        days_off=frozenset({date(2026, 11, 18)}),  # a Wednesday
+        workdays=frozenset({date(2026, 10, 8)}),  # package: 国庆节
+    )
+    assert not own.is_working_day(date(2026, 11, 18))
+    assert own.is_working_day(date(2026, 10, 8))
+    assert not own.is_working_day(date(2026, 10, 7))  # still the package's
+
+
+def test_working_day_deadline_counts_configured_days() -> None:
+    """Seven working days from Thursday 4 Feb 2027 skip the configured week
+    off and count the make-up Sunday."""
+    sent = datetime(2027, 2, 4, 10, 0, tzinfo=SHANGHAI)
+    due = due_at(sent, working_days=True, calendar=SPRING_2027)
+    # 02-05 to 02-11 off; 02-12 (Fri), 02-14 (Sun, worked), 02-15 … 02-19
+    assert due == datetime(2027, 2, 19, 23, 59, 59, tzinfo=SHANGHAI)
+
+
+def test_a_day_cannot_be_both_off_and_worked() -> None:
+    with pytest.raises(ValueError, match="2027-02-14"):
+        WorkCalendar(
+            days_off=frozenset({date(2027, 2, 14)}),
+            workdays=frozenset({date(2027, 2, 14)}),
+        )
 
 
 # ── topics and concentration ──────────────────────────────────────────
