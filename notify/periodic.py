@@ -52,8 +52,13 @@ def when(moment: datetime | None) -> str:
     return f"{md(moment)} {clock.local(moment):%H:%M}"
 
 
-def digest_mail(digest: Digest, *, audience: str) -> Rendered:
-    """The digest for *audience*: 学生工作处, or the dispatcher of a channel."""
+def digest_mail(
+    digest: Digest, *, audience: str, notices: Sequence[str] = ()
+) -> Rendered:
+    """The digest for *audience*: 学生工作处, or the dispatcher of a channel.
+
+    *notices* are what the installation itself needs from staff, on top.
+    """
     title = f"{digest.channel}日报" if digest.channel else "学生诉求日报"
     return render_mail(
         "staff_digest",
@@ -62,6 +67,7 @@ def digest_mail(digest: Digest, *, audience: str) -> Rendered:
         audience=audience,
         day=day_label(digest.day),
         headline=_headline(digest),
+        notices=notices,
         **_helpers(),
         statuses=STATUS_LABELS,
     )

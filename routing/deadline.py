@@ -73,6 +73,30 @@ class WorkCalendar:
 PUBLISHED = WorkCalendar()  # chinese_calendar alone
 
 
+def holidays_notice(calendar: WorkCalendar, today: date) -> str | None:
+    """What staff must do about a year whose holidays nobody knows, or None.
+
+    This year's missing holidays are a fault; next year's are announced from
+    November, when the State Council publishes them.
+    """
+    package = f"chinese_calendar {chinese_calendar.__version__}"
+    if not calendar.knows(today.year):
+        return (
+            f"{package} 没有 {today.year} 年的放假安排，工作日暂按周一至周五"
+            f"计算。{_CALENDAR_HINT}"
+        )
+    coming = today.year + 1
+    if today.month >= 11 and not calendar.knows(coming):
+        return f"{package} 还没有 {coming} 年的放假安排。{_CALENDAR_HINT}"
+    return None
+
+
+_CALENDAR_HINT = (
+    "国务院办公厅公布后，请升级 chinesecalendar，或在配置文件的 [calendar] 中"
+    "用 days_off 和 workdays 填写放假日和调休上班日。"
+)
+
+
 @functools.cache
 def published(year: int) -> bool:
     """Whether the installed chinese_calendar has the holidays of *year*."""

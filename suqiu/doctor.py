@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 from functools import partial
 
-import chinese_calendar
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import func, select
@@ -19,7 +18,7 @@ from sqlalchemy import func, select
 from ingest.imap import ImapMailbox
 from ingest.maildir import MaildirMailbox
 from notify.smtp import SmtpConnection
-from routing.deadline import WorkCalendar, published
+from routing.deadline import WorkCalendar, holidays_notice, published
 from routing.rules import load_rules
 from store import outbox, schema
 from store.db import make_engine, make_sessions
@@ -114,32 +113,13 @@ def _check_calendar(doctor: Doctor, settings: Settings, today: date) -> None:
     go out during the Spring Festival and deadlines would run through it.
     """
     calendar = settings.calendar
-    what = "节假日安排"
-    package = f"chinese_calendar {chinese_calendar.__version__}"
+    notice = holidays_notice(calendar, today)
     if not calendar.knows(today.year):
-        doctor.report(
-            Check(
-                False,
-                what,
-                f"{package} 没有 {today.year} 年的放假安排，工作日暂按周一至周五"
-                f"计算。{_CALENDAR_HINT}",
-            )
-        )
+        doctor.report(Check(False, "节假日安排", notice or ""))
         return
-    doctor.report(Check(True, what, _calendar_source(calendar, today.year)))
-    coming = today.year + 1
-    if today.month >= 11 and not calendar.knows(coming):
-        doctor.console.print(
-            "[yellow]![/yellow] "
-            + escape(f"{package} 还没有 {coming} 年的放假安排。{_CALENDAR_HINT}"),
-            highlight=False,
-        )
-
-
-_CALENDAR_HINT = (
-    "国务院办公厅公布后，请升级 chinesecalendar，或在配置文件的 [calendar] 中"
-    "用 days_off 和 workdays 填写放假日和调休上班日。"
-)
+    doctor.report(Check(True, "节假日安排", _calendar_source(calendar, today.year)))
+    if notice:
+        doctor.console.print(f"[yellow]![/yellow] {escape(notice)}", highlight=False)
 
 
 def _calendar_source(calendar: WorkCalendar, year: int) -> str:

@@ -29,7 +29,7 @@ from notify.periodic import (
 )
 from notify.render import Rendered
 from notify.reports import Figures, Period, survey
-from routing.deadline import WorkCalendar
+from routing.deadline import WorkCalendar, holidays_notice
 from store import jobruns
 from store.db import transaction
 from suqiu import clock
@@ -139,7 +139,13 @@ def send_digest(
 
         soon = settings.reports.soon_days
         digest = gather_digest(session, now=now, since=since, soon_days=soon)
-        mails = [(list(settings.admins), digest_mail(digest, audience=STAFF))]
+        notices = [n for n in (holidays_notice(settings.calendar, day),) if n]
+        mails = [
+            (
+                list(settings.admins),
+                digest_mail(digest, audience=STAFF, notices=notices),
+            )
+        ]
         dispatchers = []
         for channel, dispatcher in CHANNEL_DISPATCHERS.items():
             unit = settings.unit(dispatcher)

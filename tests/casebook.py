@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from routing.similar import topic_terms
-from store import cases
+from store import cases, schema
 from store.cases import StudentFacts
+from store.db import make_engine
 from store.models import Case, CaseStatus, Inbound, MailState
 from suqiu import clock
 from suqiu.actions import Office
@@ -32,6 +33,15 @@ SUBJECTS = (
     ("奖学金评定不公", "班级奖学金评定程序不透明，综合测评分数没有公示。"),
     ("图书馆开放时间太短", "图书馆晚上九点就关门，希望延长开放时间。"),
 )
+
+
+def migrate(database_url: str) -> None:
+    """Bring a test database to the newest schema, and let go of it."""
+    engine = make_engine(database_url)
+    try:
+        schema.upgrade(engine)
+    finally:
+        engine.dispose()
 
 
 @contextmanager

@@ -17,11 +17,11 @@ import pytest
 
 from ingest.poller import PollReport
 from notify.smtp import DeliveryReport
-from store import schema
 from store.db import make_engine, make_sessions
 from suqiu import config as config_module
 from suqiu.app import App
 from suqiu.config import Settings
+from tests import casebook
 from tests.servers import Dovecot, ImapUser, SmtpServer
 from tests.servers.smtp import Received
 
@@ -172,7 +172,7 @@ def deployment(
     for key in BOXES:
         site.boxes[key] = dovecot.new_user(key)
     site.write_config()
-    schema.upgrade(make_engine(database_url))
+    casebook.migrate(database_url)
     yield site
 
 

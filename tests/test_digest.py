@@ -333,6 +333,25 @@ def test_configured_calendar_decides_a_year_the_package_lacks(
         m for m in office.site.wait_for_kind("digest", 1) if m.rcpt_tos == [ADMIN]
     ]
     assert "2月14日（星期日）" in str(staff.message()["Subject"])
+    assert "系统提示" not in plain(staff.message())  # 2027 is configured
+
+
+def test_digest_asks_for_next_years_holidays_in_december(
+    office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In December, with no holidays for next year anywhere, the admins'
+    digest says what to do, in both parts; the units' chase mails do not."""
+    at(monkeypatch, "2026-12-10T08:00:00+08:00")
+    office.site.cli("digest")
+    [staff] = [
+        m for m in office.site.wait_for_kind("digest", 1) if m.rcpt_tos == [ADMIN]
+    ]
+    notice = "还没有 2027 年的放假安排"
+    assert "■ 系统提示" in plain(staff.message())
+    assert notice in plain(staff.message()) and notice in html(staff.message())
+    assert "[calendar]" in plain(staff.message())
+    for chase_mail in office.site.sent_of_kind("chase"):
+        assert notice not in plain(chase_mail.message())
 
 
 def test_dry_run_prints_and_queues_nothing(

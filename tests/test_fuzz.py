@@ -19,6 +19,7 @@ from store.db import make_engine, make_sessions, transaction
 from store.models import Inbound
 from suqiu import config as config_module
 from suqiu.app import App
+from tests import casebook
 from tests.deployment import Deployment, database
 
 DATA = Path(__file__).parent / "data"
@@ -82,7 +83,7 @@ def maildir_app(tmp_path: Path, database_url: str) -> App:
         '[admins]\nemails = ["staff@example.edu.cn"]\n',
         encoding="utf-8",
     )
-    schema.upgrade(make_engine(database_url))
+    casebook.migrate(database_url)
     return App(config_module.load(tmp_path / "suqiu.toml"), show_progress=False)
 
 

@@ -2,15 +2,16 @@
 quarter, with every piece of planted personal data scrubbed from the page."""
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from notify.scrub import MASK
-from store import roster, schema
+from store import roster
 from store.cases import StudentFacts
-from store.db import make_engine, transaction
+from store.db import transaction
 from suqiu import config
 from suqiu.app import App
 from suqiu.cli import main
@@ -48,7 +49,7 @@ ANSWER = (
 
 
 @pytest.fixture
-def site(database_url: str, tmp_path: Path) -> App:
+def site(database_url: str, tmp_path: Path) -> Iterator[App]:
     """Cases closed in 2026Q4, some public, with personal data planted in
     subjects and answers; a roster that knows two more names."""
     path = casebook.write_config(
@@ -56,7 +57,7 @@ def site(database_url: str, tmp_path: Path) -> App:
         database_url,
         extra='\n[[units]]\nname = "保卫处"\nemails = ["bwc@example.edu.cn"]\n',
     )
-    schema.upgrade(make_engine(database_url))
+    casebook.migrate(database_url)
     app = App(config.load(path), show_progress=False)
     office = app.office
     with transaction(app.sessions) as session:
@@ -95,7 +96,8 @@ def site(database_url: str, tmp_path: Path) -> App:
         with casebook.at("2026-11-06T15:00:00+08:00"):
             office.close(session, by_staff, "已当面解决", actor="cli:test")
         office.mark(session, by_staff, "public", True, actor="cli:test")
-    return app
+    yield app
+    app.engine.dispose()
 
 
 def publish(app: App, tmp_path: Path) -> tuple[str, str]:

@@ -5,7 +5,7 @@ import io
 import statistics
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -21,8 +21,7 @@ from notify.periodic import report_mail
 from notify.reports import NO_UNIT, Period, Tally, case_rows, gather
 from notify.topics import Appeal, clusters
 from routing.similar import topic_terms
-from store import schema
-from store.db import make_engine, transaction
+from store.db import transaction
 from store.models import Case, CaseStatus
 from suqiu import clock, config, routine
 from suqiu.app import App
@@ -38,16 +37,17 @@ GOOD = ("满意", "较满意")
 @pytest.fixture
 def generated(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> App:
+) -> Iterator[App]:
     """Four hundred cases received over October and November 2026, in every
     state; the report is made on 1 December."""
     path = casebook.write_config(tmp_path / "suqiu.toml", database_url)
-    schema.upgrade(make_engine(database_url))
+    casebook.migrate(database_url)
     app = App(config.load(path), show_progress=False)
     with transaction(app.sessions) as session:
         casebook.generate(session, 400, start="2026-10-01 00:00", days=61)
     monkeypatch.setenv("SUQIU_NOW", REPORT_TIME)
-    return app
+    yield app
+    app.engine.dispose()
 
 
 def test_period_reading_and_bounds() -> None:

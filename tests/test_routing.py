@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from routing import deadline, segment
 from routing.crisis import crisis_signs
-from routing.deadline import WorkCalendar, due_at, is_working_day
+from routing.deadline import WorkCalendar, due_at, holidays_notice, is_working_day
 from routing.decide import Decision, dispatcher_for, route
 from routing.rules import CATEGORIES, COLLEGES, RuleSet, load_rules
 from routing.similar import (
@@ -719,6 +719,17 @@ def test_working_day_deadline_counts_configured_days() -> None:
     due = due_at(sent, working_days=True, calendar=SPRING_2027)
     # 02-05 to 02-11 off; 02-12 (Fri), 02-14 (Sun, worked), 02-15 … 02-19
     assert due == datetime(2027, 2, 19, 23, 59, 59, tzinfo=SHANGHAI)
+
+
+def test_holidays_notice_from_november_and_for_an_unknown_year() -> None:
+    """Next year's missing holidays are asked for from November; a current
+    year nobody knows is said to be counted Monday to Friday."""
+    only_2098 = WorkCalendar(days_off=frozenset({date(2098, 10, 1)}))
+    assert holidays_notice(only_2098, date(2098, 10, 30)) is None
+    assert "还没有 2099 年" in (holidays_notice(only_2098, date(2098, 11, 2)) or "")
+    assert "周一至周五" in (holidays_notice(only_2098, date(2099, 1, 5)) or "")
+    assert holidays_notice(PUBLISHED_ONLY, date(2026, 6, 1)) is None
+    assert holidays_notice(SPRING_2027, date(2027, 3, 1)) is None
 
 
 def test_a_day_cannot_be_both_off_and_worked() -> None:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from store import schema
-from store.db import make_engine
+from tests import casebook
 from tests.deployment import SUQIU, Deployment, appeal
 from tests.servers import Dovecot, SmtpServer
 
@@ -62,7 +61,7 @@ def noidle_deployment(
     site = Deployment(tmp_path, dovecot_noidle, smtp_server, database_url)
     site.boxes["xgc"] = dovecot_noidle.new_user("xgc")
     site.write_config()
-    schema.upgrade(make_engine(database_url))
+    casebook.migrate(database_url)
     return site
 
 
