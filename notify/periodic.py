@@ -221,15 +221,14 @@ def _days_change(now: float | None, before: float | None) -> str:
 def _headline(digest: Digest) -> str:
     """The subject's summary: what needs attention first."""
     parts = [
-        ("超期", digest.overdue.total),
-        ("即将到期", digest.due_soon.total),
-        ("待分派", digest.triage.total),
-        ("待研判", digest.escalated.total),
-        ("新受理", digest.new.total),
+        ("超期", digest.overdue.total, "件"),
+        ("即将到期", digest.due_soon.total, "件"),
+        ("待分派", digest.triage.total, "件"),
+        ("待研判", digest.escalated.total, "件"),
+        ("新受理", digest.new.total, "件"),
+        ("邮件异常", len(digest.mail_problems), "封"),  # mails, not cases
     ]
-    if digest.mail_problems:
-        parts.append(("邮件异常", len(digest.mail_problems)))
-    shown = [f"{label} {count} 件" for label, count in parts if count]
+    shown = [f"{label} {count} {unit}" for label, count, unit in parts if count]
     return "，".join(shown) if shown else "无待办事项"
 
 

@@ -400,6 +400,7 @@ def test_digest_names_mail_that_needs_a_person(
     assert "解析失败" in problems
     assert f"【退信】来信 #{ids[1]}" in problems
     assert "550 User not found" in problems and case.number in problems
+    assert "邮件异常 2 封" in outcome.mails[0][1].subject  # mails, not cases
 
 
 def _inbound(session: Session, subject: str, **fields: object) -> Inbound:
