@@ -1,6 +1,8 @@
-"""Read a staff command (转交, 重大, 不予受理, 办结 …) from a reply's first lines.
+"""Read staff commands (转交, 重大, 不予受理, 办结 …) from a reply's first lines.
 
-A command that cannot be carried out as written comes back as a polite problem.
+Commands stand one to a line, in a block that starts within the reply's first
+lines. A command that cannot be carried out as written comes back as a polite
+problem.
 """
 
 import re
@@ -30,8 +32,18 @@ class CommandProblem:
     message: str  # Simplified Chinese, polite: what was wrong and the right form
 
 
-# Staff write the command on top of their reply; a greeting may come first.
+@dataclass(frozen=True)
+class Order:
+    """One command line as staff wrote it, and what it reads as."""
+
+    line: str
+    command: Command | CommandProblem
+
+
+# Staff write the commands on top of their reply; a greeting may come first.
 _LINES_READ = 3
+# Commands in one block, at the most: more is a pasted list, not an order.
+MAX_COMMANDS = 5
 
 # Where the quoted mail or a signature begins (see notes/chinese-mail.md).
 _QUOTE_START = re.compile(
@@ -114,7 +126,8 @@ def _leading_lines(text: str) -> list[str]:
         if _QUOTE_START.match(line):
             break
         lines.append(line)
-        if len(lines) == _LINES_READ + 1:  # one more: a reason may sit below
+        # Each command of a block may have its reason on the line below.
+        if len(lines) == _LINES_READ + 2 * MAX_COMMANDS:
             break
     return lines
 
@@ -249,21 +262,44 @@ def _read_line(
     return Command(verb, reason=rest.strip(_TRAILING) or None)
 
 
-def read_command(text: str, *, today: date) -> Command | CommandProblem | None:
-    """Return the staff command at the top of *text*, a problem with it, or None.
+def read_commands(text: str, *, today: date) -> list[Order]:
+    """Return the staff commands at the top of *text*, in the order written.
 
-    The first of the first few non-empty lines that begins with a command
-    word decides; later lines and the quoted mail are not read.
-
-    TODO: one command per mail; "转交 教务处" and "重大" in one reply carry
-    out only the first, since Command holds a single verb.
+    The block starts at the first of the first few non-empty lines that begins
+    with a command word, and holds the command lines that follow it directly
+    (a reason on its own line below 办结 or 不予受理 belongs to it). The first
+    line that is neither ends the block; the quoted mail is never read.
     """
     lines = _leading_lines(text)
-    for number, line in enumerate(lines[:_LINES_READ]):
-        following = lines[number + 1] if number + 1 < len(lines) else None
-        if following is not None and _COMMAND_LINE.match(following):
-            following = None
-        result = _read_line(line, following, today)
-        if result is not None:
-            return result
-    return None
+    start = next(
+        (
+            number
+            for number in range(min(len(lines), _LINES_READ))
+            if _command_at(lines, number, today)[0] is not None
+        ),
+        None,
+    )
+    if start is None:
+        return []
+    orders: list[Order] = []
+    number = start
+    while number < len(lines) and len(orders) < MAX_COMMANDS:
+        command, took_next_line = _command_at(lines, number, today)
+        if command is None:
+            break
+        written = lines[number : number + (2 if took_next_line else 1)]
+        orders.append(Order(" ".join(written), command))
+        number += len(written)
+    return orders
+
+
+def _command_at(
+    lines: list[str], number: int, today: date
+) -> tuple[Command | CommandProblem | None, bool]:
+    """The command on line *number*, and whether it took the line below
+    as its reason."""
+    following = lines[number + 1] if number + 1 < len(lines) else None
+    if following is None or _COMMAND_LINE.match(following):
+        return _read_line(lines[number], None, today), False
+    command = _read_line(lines[number], following, today)
+    return command, command != _read_line(lines[number], None, today)

@@ -6,6 +6,7 @@ actions (``suqiu.actions``) change the case and queue the mails that follow.
 """
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,7 @@ from ingest.classify import Directory, Verdict, classify
 from ingest.mail import ParsedMail
 from ingest.quotes import strip_reply
 from notify import mails
-from routing.commands import Command, CommandProblem, read_command
+from routing.commands import CommandProblem, Order, read_commands
 from routing.rating import read_rating
 from store import cases
 from store.models import Case, CaseStatus, Inbound
@@ -25,6 +26,15 @@ from suqiu.errors import TransitionError
 log = logging.getLogger(__name__)
 
 NO_SUBJECT = "（无主题）"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What became of one command line: carried out or not, and why."""
+
+    line: str
+    ok: bool
+    result: str
 
 
 class Flow:
@@ -89,11 +99,11 @@ class Flow:
         actor = row.from_addr or cases.SYSTEM
 
         if verdict.role == "admin":
-            command = read_command(row.text, today=clock.local(clock.now()).date())
-            if command is not None:
+            orders = read_commands(row.text, today=clock.local(clock.now()).date())
+            if orders:
                 row.kind = "command"
-                row.reason = f"管理员指令：{_first_line(row.text)}"
-                self.run_command(session, case, command, row)
+                row.reason = f"管理员指令：{_orders_line(orders)}"
+                self.run_commands(session, case, orders, row)
                 return
             self._answer(session, case, row, parsed, actor)
         elif verdict.role == "unit":
@@ -124,15 +134,32 @@ class Flow:
         row.reason = f"{case.unit or '学生工作处'}对诉求 {case.number} 的答复"
         self.office.answer(session, case, row, parsed, actor=actor)
 
-    def run_command(
-        self,
-        session: Session,
-        case: Case,
-        command: Command | CommandProblem,
-        row: Inbound,
+    def run_commands(
+        self, session: Session, case: Case, orders: list[Order], row: Inbound
     ) -> None:
-        """Carry out a staff command from mail and answer it either way."""
+        """Carry out staff commands from mail, in order, and answer once.
+
+        Each is carried out or refused on its own: one that cannot be done
+        does not undo or stop the others.
+        """
         actor = row.from_addr or cases.SYSTEM
+        results = [self._run_command(session, case, order, actor) for order in orders]
+        mails.queue(
+            session,
+            self.office.mail,
+            case=case,
+            kind="ack",
+            template="staff_command_result",
+            to=[actor],
+            answering=row,
+            command_text=_orders_line(orders),
+            results=results,
+        )
+
+    def _run_command(
+        self, session: Session, case: Case, order: Order, actor: str
+    ) -> CommandResult:
+        command = order.command
         if isinstance(command, CommandProblem):
             ok, result = False, command.message
         else:
@@ -149,28 +176,17 @@ class Flow:
             case,
             "command" if ok else "command_refused",
             actor=actor,
-            reason=f"{_first_line(row.text)}：{result}",
+            reason=f"{order.line}：{result}",
         )
-        mails.queue(
-            session,
-            self.office.mail,
-            case=case,
-            kind="ack",
-            template="staff_command_result",
-            to=[actor],
-            answering=row,
-            ok=ok,
-            command_text=_first_line(row.text),
-            result=result,
-        )
+        return CommandResult(order.line, ok, result)
 
     def on_stray_command(
         self, session: Session, row: Inbound, parsed: ParsedMail
     ) -> None:
         """A staff mail with a command but no case: say what is missing."""
         row.text = strip_reply(parsed.text, parsed.html)
-        command = read_command(row.text, today=clock.local(clock.now()).date())
-        if command is None or not row.from_addr:
+        orders = read_commands(row.text, today=clock.local(clock.now()).date())
+        if not orders or not row.from_addr:
             return
         row.kind = "command"
         row.reason = "管理员指令未注明诉求编号"
@@ -182,10 +198,16 @@ class Flow:
             template="staff_command_result",
             to=[row.from_addr],
             answering=row,
-            ok=False,
-            command_text=_first_line(row.text),
-            result="找不到这条指令对应的诉求：请回复关于该诉求的邮件，"
-            "或在主题中写明编号（如 SQ2026-0001）。",
+            command_text=_orders_line(orders),
+            results=[
+                CommandResult(
+                    order.line,
+                    False,
+                    "找不到这条指令对应的诉求：请回复关于该诉求的邮件，"
+                    "或在主题中写明编号（如 SQ2026-0001）。",
+                )
+                for order in orders
+            ],
         )
 
     def on_bounce(self, session: Session, row: Inbound, verdict: Verdict) -> None:
@@ -206,11 +228,10 @@ class Flow:
         )
 
 
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:100]
-    return ""
+def _orders_line(orders: list[Order]) -> str:
+    """The commands for a subject or a log line: the first, and how many."""
+    first = orders[0].line[:100]
+    return first if len(orders) == 1 else f"{first} 等 {len(orders)} 条指令"
 
 
 def _reply_address(parsed: ParsedMail) -> str | None:

@@ -4,14 +4,19 @@ from datetime import date
 
 import pytest
 
-from routing.commands import Command, CommandProblem, read_command
+from routing.commands import MAX_COMMANDS, Command, CommandProblem, read_commands
 
 TODAY = date(2026, 12, 10)
 
 
 def read(text: str) -> Command | CommandProblem | None:
-    """Read *text* as staff would send it on TODAY."""
-    return read_command(text, today=TODAY)
+    """Read *text* as staff would send it on TODAY: its first command."""
+    orders = read_commands(text, today=TODAY)
+    return orders[0].command if orders else None
+
+
+def read_all(text: str) -> list[tuple[str, Command | CommandProblem]]:
+    return [(o.line, o.command) for o in read_commands(text, today=TODAY)]
 
 
 def problem_message(text: str) -> str:
@@ -141,7 +146,7 @@ def test_escalate_yearless_date_early_next_year() -> None:
 
 def test_escalate_yearless_date_far_ahead_is_not_rolled() -> None:
     """A year-less date passed by days is a mistake, not next year's date."""
-    result = read_command("重大 截止 12-08", today=TODAY)
+    result = read("重大 截止 12-08")
     assert isinstance(result, CommandProblem)
 
 
@@ -257,6 +262,37 @@ def test_only_first_lines_are_read() -> None:
     assert read("一\n二\n三\n转交 教务处") is None
 
 
-def test_first_command_wins() -> None:
-    """When two lines hold commands, the first decides."""
-    assert read("保密\n转交 教务处") == Command("confidential")
+def test_a_block_of_commands_is_read_in_order() -> None:
+    """Commands on consecutive lines are all read, in the order written."""
+    assert read_all("保密\n转交 教务处") == [
+        ("保密", Command("confidential")),
+        ("转交 教务处", Command("assign", unit="教务处")),
+    ]
+
+
+def test_a_reason_below_its_verb_stays_with_it_in_a_block() -> None:
+    """办结 with its reason on the next line, then 公开: two commands."""
+    assert read_all("收到\n办结\n已当面答复学生\n公开\n\n陈老师") == [
+        ("办结 已当面答复学生", Command("close", reason="已当面答复学生")),
+        ("公开", Command("public")),
+    ]
+
+
+def test_prose_ends_the_block() -> None:
+    """A line that is no command ends the block: a command below it is the
+    staff member's prose or quoting, not an order."""
+    assert read_all("转交 教务处\n请尽快处理\n公开") == [
+        ("转交 教务处", Command("assign", unit="教务处"))
+    ]
+
+
+def test_each_command_of_a_block_is_judged_alone() -> None:
+    """A problem with one line does not hide the commands around it."""
+    orders = read_all("不予受理\n转交 教务处")
+    assert isinstance(orders[0][1], CommandProblem)
+    assert orders[1] == ("转交 教务处", Command("assign", unit="教务处"))
+
+
+def test_a_block_holds_a_bounded_number_of_commands() -> None:
+    text = "\n".join(["公开", "保密"] * MAX_COMMANDS)
+    assert len(read_all(text)) == MAX_COMMANDS

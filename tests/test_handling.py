@@ -342,6 +342,32 @@ def test_bad_command_gets_a_clear_error(deployment: Deployment) -> None:
     assert "食堂承包商" in plain(answer.message())
 
 
+def test_several_commands_in_one_mail_are_each_done_or_refused(
+    deployment: Deployment,
+) -> None:
+    """Commands on consecutive lines are carried out in order, each on its
+    own: one that cannot be done is refused without undoing the others, and
+    one mail answers for all of them."""
+    deployment.deliver("xgc", appeal(HOT_WATER, HOT_WATER_TEXT, sender=STUDENT))
+    deployment.poll()
+    deployment.deliver(
+        "xgc",
+        command_reply(received_form(deployment), "转交 教务处\n转交 食堂承包商\n公开"),
+    )
+    deployment.poll()
+
+    case = only_case(deployment)
+    assert case["unit"] == "教务处" and case["public"]
+    events = [e["action"] for e in case["events"]]
+    assert events.count("command") == 2 and events.count("command_refused") == 1
+    [answer] = [r for r in deployment.sent_of_kind("ack") if r.rcpt_tos == [ADMIN]]
+    subject = str(answer.message()["Subject"])
+    assert "【部分执行】" in subject and "转交 教务处 等 3 条指令" in subject
+    text = plain(answer.message())
+    assert "执行 2 条，未执行 1 条" in text
+    assert "2. “转交 食堂承包商”未能执行" in text and "食堂承包商" in text
+
+
 def test_staff_commands_by_cli(deployment: Deployment) -> None:
     """assign, escalate, public, confidential, close and decline work from the CLI."""
     deployment.deliver("xgc", appeal(HOT_WATER, HOT_WATER_TEXT, sender=STUDENT))
