@@ -1,6 +1,8 @@
 """The store: schema, case numbers under concurrency, transitions, outbox claims."""
 
 import multiprocessing
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -42,6 +44,34 @@ def test_init_creates_then_reports_current(database_url: str) -> None:
     assert before is None and after == schema.head_revision()
     assert schema.upgrade(engine) == (after, after)
     schema.require_current(engine)
+
+
+def test_head_is_the_newest_migration() -> None:
+    """schema.HEAD, which every command checks against, is Alembic's head."""
+    assert schema.scripts_head() == schema.HEAD
+
+
+def test_checking_the_schema_needs_no_alembic(database_url: str) -> None:
+    """A command that only checks the schema does not pay for Alembic."""
+    engine = make_engine(database_url)
+    schema.upgrade(engine)
+    engine.dispose()
+    probe = (
+        "import sys\n"
+        "from store import schema\n"
+        "from store.db import make_engine\n"
+        "engine = make_engine(sys.argv[1])\n"
+        "schema.require_current(engine)\n"
+        "engine.dispose()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, database_url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
 
 
 def test_times_come_back_aware_and_equal(database_url: str) -> None:
