@@ -144,13 +144,25 @@ class Flow:
         """
         actor = row.from_addr or cases.SYSTEM
         results = [self._run_command(session, case, order, actor) for order in orders]
+        self._answer_commands(session, case, actor, row, orders, results)
+
+    def _answer_commands(
+        self,
+        session: Session,
+        case: Case | None,
+        to: str,
+        row: Inbound,
+        orders: list[Order],
+        results: list[CommandResult],
+    ) -> None:
+        """One mail to the staff member: what became of each command."""
         mails.queue(
             session,
             self.office.mail,
             case=case,
             kind="ack",
             template="staff_command_result",
-            to=[actor],
+            to=[to],
             answering=row,
             command_text=_orders_line(orders),
             results=results,
@@ -190,25 +202,12 @@ class Flow:
             return
         row.kind = "command"
         row.reason = "管理员指令未注明诉求编号"
-        mails.queue(
-            session,
-            self.office.mail,
-            case=None,
-            kind="ack",
-            template="staff_command_result",
-            to=[row.from_addr],
-            answering=row,
-            command_text=_orders_line(orders),
-            results=[
-                CommandResult(
-                    order.line,
-                    False,
-                    "找不到这条指令对应的诉求：请回复关于该诉求的邮件，"
-                    "或在主题中写明编号（如 SQ2026-0001）。",
-                )
-                for order in orders
-            ],
+        no_case = (
+            "找不到这条指令对应的诉求：请回复关于该诉求的邮件，"
+            "或在主题中写明编号（如 SQ2026-0001）。"
         )
+        results = [CommandResult(order.line, False, no_case) for order in orders]
+        self._answer_commands(session, None, row.from_addr, row, orders, results)
 
     def on_bounce(self, session: Session, row: Inbound, verdict: Verdict) -> None:
         """A bounce: note it on the mail of ours that bounced and on its case."""

@@ -368,6 +368,25 @@ def test_several_commands_in_one_mail_are_each_done_or_refused(
     assert "2. “转交 食堂承包商”未能执行" in text and "食堂承包商" in text
 
 
+def test_commands_without_a_case_are_answered_not_lost(
+    deployment: Deployment,
+) -> None:
+    """Commands from an admin in a new mail naming no case open no case; the
+    admin is told, for each command, how to name the case."""
+    deployment.deliver(
+        "xgc", appeal("热水器的事", "转交 教务处\n公开", sender=ADMIN, name="王老师")
+    )
+    deployment.poll()
+
+    assert json.loads(deployment.cli("cases", "--json").stdout) == []
+    [answer] = [r for r in deployment.sent_of_kind("ack") if r.rcpt_tos == [ADMIN]]
+    subject = str(answer.message()["Subject"])
+    assert "【未执行】[无编号] 转交 教务处 等 2 条指令" in subject
+    text = plain(answer.message())
+    assert text.count("找不到这条指令对应的诉求") == 2
+    assert "SQ2026-0001" in text
+
+
 def test_staff_commands_by_cli(deployment: Deployment) -> None:
     """assign, escalate, public, confidential, close and decline work from the CLI."""
     deployment.deliver("xgc", appeal(HOT_WATER, HOT_WATER_TEXT, sender=STUDENT))
