@@ -250,6 +250,36 @@ def test_page_is_a4_and_all_text_defaults_to_a_chinese_font() -> None:
     assert "python-docx" not in every_part(data)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [handling_form_docx(FORM), intake_form_docx(INTAKE)],
+    ids=["handling", "intake"],
+)
+def test_forms_carry_only_the_styles_they_use(data: bytes) -> None:
+    """Every style a part names is defined, with what it is based on; the
+    template's unused styles and parts are gone, so a form stays small."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        styles = archive.read("word/styles.xml").decode()
+        named: set[str] = set()
+        for name in names:
+            if name.endswith(".xml") and name != "word/styles.xml":
+                named.update(
+                    re.findall(
+                        r"<w:(?:pStyle|rStyle|tblStyle|numStyleLink|styleLink) "
+                        r'w:val="([^"]+)"',
+                        archive.read(name).decode(),
+                    )
+                )
+    defined = set(re.findall(r'w:styleId="([^"]+)"', styles))
+    linked = set(re.findall(r'<w:(?:basedOn|next|link) w:val="([^"]+)"', styles))
+    assert named | linked <= defined
+    assert "Normal" in defined and "latentStyles" not in styles
+    assert not [n for n in names if "stylesWithEffects" in n or "customXml" in n]
+    assert len(data) < 16_000
+    open_docx(data)  # python-docx still reads it whole
+
+
 def test_table_has_fixed_widths_that_add_up_and_centred_labels() -> None:
     """The table is fixed-layout, its cells as wide as their columns, labels centred."""
     document = open_docx(handling_form_docx(FORM))
