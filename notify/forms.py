@@ -662,7 +662,9 @@ def _slim(document: WordDocument) -> None:
     pending = list(wanted)
     while pending:
         style = by_id.get(pending.pop())
-        for tag in _STYLE_LINKS if style is not None else ():
+        if style is None:
+            continue
+        for tag in _STYLE_LINKS:
             link = style.find(qn(tag))
             named = link.get(qn("w:val")) if link is not None else None
             if named and named not in wanted:
