@@ -227,14 +227,15 @@ def _may_follow_directly(verb: Verb, rest: str) -> bool:
 
 
 def _read_line(
-    line: str, following: str | None, today: date
-) -> Command | CommandProblem | None:
-    """Return the command *line* holds, or None when it holds none.
+    lines: list[str], number: int, today: date
+) -> tuple[Command | CommandProblem, int] | None:
+    """Return the command on line *number* and how many lines it took, or
+    None when that line holds no command.
 
-    *following* is the next line, read as the reason when the verb that
-    needs one stands alone ("办结" on one line, the reason below).
+    A verb that needs a reason and stands alone ("办结" on one line) takes
+    the line below as its reason, unless that line is a command itself.
     """
-    found = _COMMAND_LINE.match(line)
+    found = _COMMAND_LINE.match(lines[number])
     if found is None:
         return None
     word, rest = found.group("verb"), found.group("rest")
@@ -247,19 +248,25 @@ def _read_line(
         return None
 
     if verb == "assign":
-        return _assign(word, rest)
+        return _assign(word, rest), 1
     if verb == "escalate":
-        return _escalate(word, rest, today)
+        return _escalate(word, rest, today), 1
     if verb in ("decline", "close"):
-        if not rest.strip(_TRAILING) and following is not None:
-            rest = following
+        taken = 1
+        following = lines[number + 1] if number + 1 < len(lines) else None
+        if (
+            not rest.strip(_TRAILING)
+            and following is not None
+            and not _COMMAND_LINE.match(following)
+        ):
+            rest, taken = following, 2
         example = (
             "该事项不属于学生诉求受理范围"
             if verb == "decline"
             else "已当面答复学生，问题已解决"
         )
-        return _with_reason(verb, word, rest, example)
-    return Command(verb, reason=rest.strip(_TRAILING) or None)
+        return _with_reason(verb, word, rest, example), taken
+    return Command(verb, reason=rest.strip(_TRAILING) or None), 1
 
 
 def read_commands(text: str, *, today: date) -> list[Order]:
@@ -271,35 +278,16 @@ def read_commands(text: str, *, today: date) -> list[Order]:
     line that is neither ends the block; the quoted mail is never read.
     """
     lines = _leading_lines(text)
-    start = next(
-        (
-            number
-            for number in range(min(len(lines), _LINES_READ))
-            if _command_at(lines, number, today)[0] is not None
-        ),
-        None,
-    )
-    if start is None:
-        return []
     orders: list[Order] = []
-    number = start
+    number = 0
     while number < len(lines) and len(orders) < MAX_COMMANDS:
-        command, took_next_line = _command_at(lines, number, today)
-        if command is None:
-            break
-        written = lines[number : number + (2 if took_next_line else 1)]
-        orders.append(Order(" ".join(written), command))
-        number += len(written)
+        read = _read_line(lines, number, today)
+        if read is None:
+            if orders or number + 1 >= _LINES_READ:
+                break  # the block has ended, or never began near the top
+            number += 1
+            continue
+        command, taken = read
+        orders.append(Order(" ".join(lines[number : number + taken]), command))
+        number += taken
     return orders
-
-
-def _command_at(
-    lines: list[str], number: int, today: date
-) -> tuple[Command | CommandProblem | None, bool]:
-    """The command on line *number*, and whether it took the line below
-    as its reason."""
-    following = lines[number + 1] if number + 1 < len(lines) else None
-    if following is None or _COMMAND_LINE.match(following):
-        return _read_line(lines[number], None, today), False
-    command = _read_line(lines[number], following, today)
-    return command, command != _read_line(lines[number], None, today)
