@@ -61,9 +61,13 @@ class WorkCalendar:
             _warn_missing(day.year)
         return day.weekday() < 5
 
+    def configured(self, year: int) -> list[date]:
+        """The days of *year* the configuration names, off or worked."""
+        return [day for day in (*self.days_off, *self.workdays) if day.year == year]
+
     def configures(self, year: int) -> bool:
         """Whether the configuration names any day of *year*."""
-        return any(day.year == year for day in (*self.days_off, *self.workdays))
+        return bool(self.configured(year))
 
     def knows(self, year: int) -> bool:
         """Whether the holidays of *year* are known, published or configured."""

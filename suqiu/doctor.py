@@ -123,11 +123,9 @@ def _check_calendar(doctor: Doctor, settings: Settings, today: date) -> None:
 
 
 def _calendar_source(calendar: WorkCalendar, year: int) -> str:
-    if not calendar.configures(year):
+    days = len(calendar.configured(year))
+    if not days:
         return f"{year} 年的放假安排取自 chinese_calendar"
-    days = sum(
-        1 for day in (*calendar.days_off, *calendar.workdays) if day.year == year
-    )
     if published(year):
         return f"{year} 年的放假安排取自 chinese_calendar，配置文件另行指定了 {days} 天"
     return f"{year} 年的放假安排取自配置文件 [calendar]（{days} 天）"

@@ -139,7 +139,8 @@ def send_digest(
 
         soon = settings.reports.soon_days
         digest = gather_digest(session, now=now, since=since, soon_days=soon)
-        notices = [n for n in (holidays_notice(settings.calendar, day),) if n]
+        notice = holidays_notice(settings.calendar, day)
+        notices = [notice] if notice else []
         mails = [
             (
                 list(settings.admins),
