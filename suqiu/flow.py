@@ -102,7 +102,7 @@ class Flow:
             orders = read_commands(row.text, today=clock.local(clock.now()).date())
             if orders:
                 row.kind = "command"
-                row.reason = f"管理员指令：{_orders_line(orders)}"
+                row.reason = f"管理员指令：{_summary([o.line for o in orders])}"
                 self.run_commands(session, case, orders, row)
                 return
             self._answer(session, case, row, parsed, actor)
@@ -144,7 +144,7 @@ class Flow:
         """
         actor = row.from_addr or cases.SYSTEM
         results = [self._run_command(session, case, order, actor) for order in orders]
-        self._answer_commands(session, case, actor, row, orders, results)
+        self._answer_commands(session, case, actor, row, results)
 
     def _answer_commands(
         self,
@@ -152,7 +152,6 @@ class Flow:
         case: Case | None,
         to: str,
         row: Inbound,
-        orders: list[Order],
         results: list[CommandResult],
     ) -> None:
         """One mail to the staff member: what became of each command."""
@@ -164,7 +163,7 @@ class Flow:
             template="staff_command_result",
             to=[to],
             answering=row,
-            command_text=_orders_line(orders),
+            command_text=_summary([result.line for result in results]),
             results=results,
         )
 
@@ -207,7 +206,7 @@ class Flow:
             "或在主题中写明编号（如 SQ2026-0001）。"
         )
         results = [CommandResult(order.line, False, no_case) for order in orders]
-        self._answer_commands(session, None, row.from_addr, row, orders, results)
+        self._answer_commands(session, None, row.from_addr, row, results)
 
     def on_bounce(self, session: Session, row: Inbound, verdict: Verdict) -> None:
         """A bounce: note it on the mail of ours that bounced and on its case."""
@@ -227,10 +226,10 @@ class Flow:
         )
 
 
-def _orders_line(orders: list[Order]) -> str:
-    """The commands for a subject or a log line: the first, and how many."""
-    first = orders[0].line[:100]
-    return first if len(orders) == 1 else f"{first} 等 {len(orders)} 条指令"
+def _summary(lines: list[str]) -> str:
+    """Command lines for a subject or a log line: the first, and how many."""
+    first = lines[0][:100]
+    return first if len(lines) == 1 else f"{first} 等 {len(lines)} 条指令"
 
 
 def _reply_address(parsed: ParsedMail) -> str | None:
