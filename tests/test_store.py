@@ -14,6 +14,7 @@ from store.db import make_engine, make_sessions, transaction
 from store.models import Case, CaseStatus, Event, Outbox
 from store.numbers import find_numbers, format_number
 from suqiu.errors import StoreError, TransitionError
+from tests import casebook
 
 SHANGHAI_NOON = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)
 
@@ -53,9 +54,7 @@ def test_head_is_the_newest_migration() -> None:
 
 def test_checking_the_schema_needs_no_alembic(database_url: str) -> None:
     """A command that only checks the schema does not pay for Alembic."""
-    engine = make_engine(database_url)
-    schema.upgrade(engine)
-    engine.dispose()
+    casebook.migrate(database_url)
     probe = (
         "import sys\n"
         "from store import schema\n"
