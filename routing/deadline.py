@@ -111,11 +111,6 @@ def published(year: int) -> bool:
     return True
 
 
-def is_working_day(day: date) -> bool:
-    """Whether *day* is a working day by chinese_calendar alone."""
-    return PUBLISHED.is_working_day(day)
-
-
 def due_at(
     assigned: datetime,
     *,

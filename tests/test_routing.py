@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from routing import deadline, segment
 from routing.crisis import crisis_signs
-from routing.deadline import WorkCalendar, due_at, holidays_notice, is_working_day
+from routing.deadline import PUBLISHED, WorkCalendar, due_at, holidays_notice
 from routing.decide import Decision, dispatcher_for, route
 from routing.rules import CATEGORIES, COLLEGES, RuleSet, load_rules
 from routing.similar import (
@@ -616,7 +616,7 @@ def test_calendar_days_ignore_national_day() -> None:
 )
 def test_is_working_day_knows_2026(day: date, working: bool) -> None:
     """chinese_calendar's 2026 holidays and make-up days decide working days."""
-    assert is_working_day(day) is working
+    assert PUBLISHED.is_working_day(day) is working
 
 
 def test_working_days_skip_national_day_and_count_makeup_saturday() -> None:
@@ -649,9 +649,9 @@ def test_missing_year_falls_back_to_weekdays(
     """For 2027, unknown to chinese_calendar 1.11, Monday–Friday work, warned once."""
     monkeypatch.setattr(deadline, "_warned_years", set())
     with caplog.at_level(logging.WARNING, logger="routing.deadline"):
-        assert is_working_day(date(2027, 1, 4))  # Monday
-        assert not is_working_day(date(2027, 1, 2))  # Saturday
-        assert is_working_day(date(2027, 1, 5))
+        assert PUBLISHED.is_working_day(date(2027, 1, 4))  # Monday
+        assert not PUBLISHED.is_working_day(date(2027, 1, 2))  # Saturday
+        assert PUBLISHED.is_working_day(date(2027, 1, 5))
 
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
@@ -693,11 +693,8 @@ def test_configured_days_decide_a_missing_year_without_warning(
         assert SPRING_2027.is_working_day(date(2027, 3, 1))  # an ordinary Monday
         assert not SPRING_2027.is_working_day(date(2027, 3, 6))  # Saturday
     assert caplog.records == []
-    assert SPRING_2027.knows(2027) and not PUBLISHED_ONLY.knows(2027)
-    assert PUBLISHED_ONLY.knows(2026)
-
-
-PUBLISHED_ONLY = WorkCalendar()
+    assert SPRING_2027.knows(2027) and not PUBLISHED.knows(2027)
+    assert PUBLISHED.knows(2026)
 
 
 def test_configured_days_override_the_package() -> None:
@@ -728,7 +725,7 @@ def test_holidays_notice_from_november_and_for_an_unknown_year() -> None:
     assert holidays_notice(only_2098, date(2098, 10, 30)) is None
     assert "还没有 2099 年" in (holidays_notice(only_2098, date(2098, 11, 2)) or "")
     assert "周一至周五" in (holidays_notice(only_2098, date(2099, 1, 5)) or "")
-    assert holidays_notice(PUBLISHED_ONLY, date(2026, 6, 1)) is None
+    assert holidays_notice(PUBLISHED, date(2026, 6, 1)) is None
     assert holidays_notice(SPRING_2027, date(2027, 3, 1)) is None
 
 
