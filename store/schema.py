@@ -35,11 +35,6 @@ def _alembic_config() -> "Config":
     return config
 
 
-def head_revision() -> str:
-    """Return the newest revision this code knows."""
-    return HEAD
-
-
 def scripts_head() -> str | None:
     """The newest revision among the migration scripts, as Alembic reads them."""
     from alembic.script import ScriptDirectory
@@ -87,7 +82,7 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str]:
                 _pragma(connection, "foreign_keys=ON")
     except SQLAlchemyError as exc:
         raise StoreError(f"数据库升级失败：{exc}") from exc
-    after = head_revision() if target == "head" else target
+    after = HEAD if target == "head" else target
     if before != after:
         log.info("schema upgraded from %s to %s", before or "empty", after)
     return before, after
@@ -104,10 +99,9 @@ def _pragma(connection: Connection, setting: str) -> None:
 def require_current(engine: Engine) -> None:
     """Refuse to work on a database whose schema is missing or outdated."""
     current = current_revision(engine)
-    head = head_revision()
     if current is None:
         raise StoreError("数据库尚未初始化，请先运行 suqiu init。")
-    if current != head:
+    if current != HEAD:
         raise StoreError(
-            f"数据库结构版本为 {current}，程序需要 {head}，请先运行 suqiu init 升级。"
+            f"数据库结构版本为 {current}，程序需要 {HEAD}，请先运行 suqiu init 升级。"
         )

@@ -134,7 +134,7 @@ def _calendar_source(calendar: WorkCalendar, year: int) -> str:
 def _check_database(settings: Settings) -> str:
     engine = make_engine(settings.database_url)
     schema.require_current(engine)
-    return f"{engine.dialect.name}，结构版本 {schema.head_revision()}"
+    return f"{engine.dialect.name}，结构版本 {schema.HEAD}"
 
 
 def _check_mailbox(mailbox: MailboxSettings) -> str:

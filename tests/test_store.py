@@ -42,7 +42,7 @@ def test_init_creates_then_reports_current(database_url: str) -> None:
     with pytest.raises(StoreError, match="suqiu init"):
         schema.require_current(engine)
     before, after = schema.upgrade(engine)
-    assert before is None and after == schema.head_revision()
+    assert before is None and after == schema.HEAD
     assert schema.upgrade(engine) == (after, after)
     schema.require_current(engine)
 
