@@ -8,8 +8,9 @@ import sys
 import time
 from datetime import datetime
 from email.utils import format_datetime
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bench import harness
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         help="write the mail into Maildir directly instead of delivering by LMTP",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args(argv)
 
     attachment = int(args.size * MIB)
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         harness.workdir(args.keep) as root,
         harness.dovecot(root) as dovecot,
         harness.smtp_server() as smtp,
-        harness.database("sqlite", root) as url,
+        harness.database(args.db, root) as url,
     ):
         user = dovecot.new_user("xgc")
         config = root / "suqiu.toml"
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         facts = _facts(url, message_id)
         send = harness.run(harness.suqiu(config, "send"), env=env)
         harness.check(send, "suqiu send")
-        database_size = sum(p.stat().st_size for p in root.glob("suqiu.db*"))
+        database_size = _database_size(url, root)
 
     how = "Maildir" if args.maildir else "LMTP"
     rows = [
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         Row("wall time of the poll", f"{big.seconds:.1f} s"),
         Row("peak RSS of suqiu send after it", harness.mb(send.peak_rss)),
-        Row("database files after it", harness.mb(database_size)),
+        Row(f"database after it ({args.db})", harness.mb(database_size)),
     ]
     print()
     print(harness.table(rows))
@@ -139,6 +141,19 @@ def main(argv: list[str] | None = None) -> None:
     for line in facts:
         print(line)
     print(f"machine at end: {harness.machine()}")
+
+
+def _database_size(url: str, root: Path) -> int:
+    if url.startswith("sqlite"):
+        return sum(p.stat().st_size for p in root.glob("suqiu.db*"))
+    # The tables of this run's schema, TOAST and indexes included.
+    query = text(
+        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+    )
+    with harness.engine(url).connect() as connection:
+        return int(connection.execute(query).scalar_one())
 
 
 def _facts(url: str, message_id: str) -> list[str]:

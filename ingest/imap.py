@@ -17,6 +17,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from ingest.source import Fetched, FolderInfo
+from ingest.spool import BIG_MAIL, MailFile
 from suqiu.config import MailboxSettings
 from suqiu.errors import IngestError, MailboxFolderError, MailboxLoginError
 
@@ -27,7 +28,6 @@ CLIENT_ID = {"name": "suqiu", "version": "0.1", "vendor": "suqiu"}
 # batches are also cut by size before they reach here.
 FETCH_CHUNK = 500
 IDLE_TICK = 0.5  # seconds between checks for a stop request while idling
-BIG_MAIL = 16 * 1024 * 1024  # fetched in pieces above this size
 PIECE = 4 * 1024 * 1024
 
 # Mail providers whose accounts need an authorization code (授权码) instead of
@@ -200,33 +200,42 @@ class ImapMailbox:
         return fetched
 
     def _fetch_in_pieces(self, uid: int, size: int) -> list[Fetched]:
-        """Fetch one large mail piece by piece (BODY.PEEK[]<offset.length>).
+        """Fetch one large mail piece by piece (BODY.PEEK[]<offset.length>)
+        into a MailFile, so that the process never holds the whole of it.
 
         imaplib and imapclient hold a fetched literal three times over while
-        parsing the response; in pieces, only a piece is held that way, and
-        the mail once.
+        parsing the response; in pieces, only a piece is held that way.
         """
-        whole = bytearray()
-        while True:
-            item = f"BODY.PEEK[]<{len(whole)}.{PIECE}>"
-            try:
-                data = self.client.fetch([uid], [item])
-            except (OSError, IMAPClientError) as exc:
-                raise IngestError(f"信箱“{self.name}”读取大邮件失败：{exc}") from exc
-            found = data.get(uid, {})
-            piece = next((v for k, v in found.items() if k.startswith(b"BODY[]")), None)
-            if piece is None:
-                if not whole:
-                    log.warning("mailbox %s: UID %s vanished", self.name, uid)
-                    return []
-                break
-            whole += piece
-            if len(piece) < PIECE:
-                break
+        spool = MailFile.spool()
+        try:
+            while True:
+                piece = self._piece(uid, spool.written)
+                if piece is None:
+                    if not spool.written:
+                        log.warning("mailbox %s: UID %s vanished", self.name, uid)
+                        spool.discard()
+                        return []
+                    break
+                spool.write(piece)
+                if len(piece) < PIECE:
+                    break
+        except BaseException:
+            spool.discard()
+            raise
         log.debug(
             "mailbox %s: UID %s fetched in pieces, %d bytes", self.name, uid, size
         )
-        return [Fetched(uid=uid, raw=bytes(whole))]
+        return [Fetched(uid=uid, raw=spool.finish())]
+
+    def _piece(self, uid: int, offset: int) -> bytes | None:
+        item = f"BODY.PEEK[]<{offset}.{PIECE}>"
+        try:
+            data = self.client.fetch([uid], [item])
+        except (OSError, IMAPClientError) as exc:
+            raise IngestError(f"信箱“{self.name}”读取大邮件失败：{exc}") from exc
+        found = data.get(uid, {})
+        piece = next((v for k, v in found.items() if k.startswith(b"BODY[]")), None)
+        return bytes(piece) if piece is not None else None
 
     def mark(self, uids: Sequence[int]) -> None:
         """Flag or move mails whose processing is committed, as configured."""

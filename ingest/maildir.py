@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from ingest.source import Fetched, FolderInfo
+from ingest.spool import BIG_MAIL, MailFile
 from suqiu.config import MailboxSettings
 from suqiu.errors import IngestError, MailboxFolderError
 
@@ -111,7 +112,9 @@ class MaildirMailbox:
             if path is None:
                 log.warning("mailbox %s: UID %s vanished", self.name, uid)
                 continue
-            fetched.append(Fetched(uid=uid, raw=path.read_bytes()))
+            big = path.stat().st_size > BIG_MAIL
+            raw = MailFile.open(path) if big else path.read_bytes()
+            fetched.append(Fetched(uid=uid, raw=raw))
         return fetched
 
     def mark(self, uids: list[int]) -> None:

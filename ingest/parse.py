@@ -25,6 +25,7 @@ from ingest.charsets import (
 )
 from ingest.html import html_to_text
 from ingest.mail import Address, Attachment, ParsedMail
+from ingest.spool import MailBytes, MailFile
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +95,15 @@ class _Payload:
 class _SpanPayload(_Payload):
     """A body left in place inside the raw mail: nothing is copied."""
 
-    def __init__(self, raw: bytes, start: int, end: int) -> None:
+    def __init__(self, raw: MailBytes, start: int, end: int) -> None:
         self.raw, self.start, self.end = raw, start, end
 
     def __len__(self) -> int:
         return self.end - self.start
 
     def data(self) -> bytes | memoryview:
+        if isinstance(self.raw, MailFile):
+            return self.raw[self.start : self.end]
         return memoryview(self.raw)[self.start : self.end]
 
     def line_breaks(self) -> int:
@@ -292,7 +295,7 @@ class _LeanWalker:
     mail read either way names its attachments by the same indexes.
     """
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: MailBytes) -> None:
         self.raw = raw
         self.count = 0
 
@@ -384,7 +387,7 @@ class _LeanWalker:
 
 
 def _read_headers(
-    raw: bytes, start: int, end: int
+    raw: MailBytes, start: int, end: int
 ) -> tuple[list[tuple[str, str]], int, list[str]]:
     """Read a header block; return the headers, where the body starts, defects.
 
@@ -435,7 +438,7 @@ def _read_headers(
     return headers, position, defects
 
 
-def _blocks(raw: bytes, start: int, end: int) -> list[tuple[int, int]]:
+def _blocks(raw: MailBytes, start: int, end: int) -> list[tuple[int, int]]:
     """Split a delivery-status body into blocks of fields (RFC 3464).
 
     As the email package does: each blank line ends a block, so two blank
@@ -458,9 +461,9 @@ def _blocks(raw: bytes, start: int, end: int) -> list[tuple[int, int]]:
         position = line_end
 
 
-def _tree(raw: bytes, defects: list[str]) -> _Node:
+def _tree(raw: MailBytes, defects: list[str]) -> _Node:
     """Build the tree of parts, falling back from one walker to the next."""
-    if len(raw) > LEAN_THRESHOLD:
+    if isinstance(raw, MailFile) or len(raw) > LEAN_THRESHOLD:
         return _lean_tree(raw, defects)
 
     # The same tree mail-parser's MailParser.from_bytes builds first; asking
@@ -480,7 +483,7 @@ def _tree(raw: bytes, defects: list[str]) -> _Node:
         return _lean_tree(raw, defects)
 
 
-def _lean_tree(raw: bytes, defects: list[str]) -> _Node:
+def _lean_tree(raw: MailBytes, defects: list[str]) -> _Node:
     try:
         return _LeanWalker(raw).entity(0, len(raw), 0, "text/plain")
     except Exception as exc:  # keep the mail as one opaque part
@@ -960,7 +963,7 @@ def _message_part(node: _Node, ctype: str, params: Params, reading: _Reading) ->
 # -- the mail ------------------------------------------------------------------
 
 
-def _parse(raw: bytes, max_part_bytes: int) -> ParsedMail:
+def _parse(raw: MailBytes, max_part_bytes: int) -> ParsedMail:
     defects: list[str] = []
     root = _tree(raw, defects)
 
@@ -1020,7 +1023,7 @@ def _parse(raw: bytes, max_part_bytes: int) -> ParsedMail:
 
 
 def parse_mail(
-    raw: bytes, *, max_part_bytes: int = DEFAULT_MAX_PART_BYTES
+    raw: MailBytes, *, max_part_bytes: int = DEFAULT_MAX_PART_BYTES
 ) -> ParsedMail:
     """Read one raw mail. Never raises, whatever the bytes.
 
@@ -1028,7 +1031,7 @@ def parse_mail(
     encoded size is over *max_part_bytes* are listed but not decoded.
     """
     try:
-        return _without_nul(_parse(bytes(raw), max_part_bytes))
+        return _without_nul(_parse(_held(raw), max_part_bytes))
     except Exception as exc:  # the contract: a broken mail is data
         log.warning("mail not parsed: %s", type(exc).__name__, exc_info=True)
         return ParsedMail(
@@ -1079,15 +1082,14 @@ def _without_nul(mail: ParsedMail) -> ParsedMail:
     )
 
 
-def extract_attachment(raw: bytes, index: int) -> bytes | None:
+def extract_attachment(raw: MailBytes, index: int) -> bytes | None:
     """Return the decoded payload of the part numbered *index*, or None.
 
     *index* is an Attachment.index from parse_mail of the same bytes; the
     part is found by the same walk, so the numbering agrees.
     """
     try:
-        raw = bytes(raw)
-        node = _find(_tree(raw, []), index)
+        node = _find(_tree(_held(raw), []), index)
         if node is None or node.payload is None:
             return None
         if node.container and _content_type(node)[0].startswith("multipart/"):
@@ -1096,3 +1098,9 @@ def extract_attachment(raw: bytes, index: int) -> bytes | None:
     except Exception as exc:  # same contract as parse_mail
         log.warning("attachment %d not extracted: %s", index, type(exc).__name__)
         return None
+
+
+def _held(raw: MailBytes) -> MailBytes:
+    """The mail as the walkers read it: bytes (not a bytearray or a view the
+    caller may change), or a MailFile left on disk."""
+    return raw if isinstance(raw, MailFile) else bytes(raw)

@@ -9,7 +9,6 @@ handling raises is stored with its error and retried on later polls; it
 never blocks the mail behind it.
 """
 
-import hashlib
 import logging
 import traceback
 from collections.abc import Callable, Iterator
@@ -25,7 +24,8 @@ from ingest.mail import ParsedMail
 from ingest.parse import parse_mail
 from ingest.progress import Progress
 from ingest.source import Fetched, FolderInfo, MailSource
-from store import cases, inbound, mailboxes, owners
+from ingest.spool import MailBytes, MailFile, sha256_of
+from store import cases, inbound, mailboxes, owners, rawmail
 from store.db import transaction
 from store.models import Inbound, MailState
 from suqiu import clock
@@ -226,15 +226,19 @@ class Poller:
         """Store and handle one batch in one transaction; return UIDs to mark."""
         fetched = source.fetch(batch)
         done: list[int] = []
-        with transaction(self.sessions) as session:
-            if not mailboxes.acquire(session, mailbox.name, self.owner, LEASE):
-                raise IngestError(f"信箱“{mailbox.name}”的读取权已被另一个进程接管")
+        try:
+            with transaction(self.sessions) as session:
+                if not mailboxes.acquire(session, mailbox.name, self.owner, LEASE):
+                    raise IngestError(f"信箱“{mailbox.name}”的读取权已被另一个进程接管")
+                for mail in fetched:
+                    row = self._ingest_one(session, mailbox, uidvalidity, mail, report)
+                    if row is not None and row.state == MailState.DONE:
+                        done.append(mail.uid)
+                state = mailboxes.state_of(session, mailbox.name, mailbox.folder)
+                state.last_uid = max(batch[-1], state.last_uid)
+        finally:
             for mail in fetched:
-                row = self._ingest_one(session, mailbox, uidvalidity, mail, report)
-                if row is not None and row.state == MailState.DONE:
-                    done.append(mail.uid)
-            state = mailboxes.state_of(session, mailbox.name, mailbox.folder)
-            state.last_uid = max(batch[-1], state.last_uid)
+                mail.release()
         return done
 
     def _ingest_one(
@@ -259,15 +263,17 @@ class Poller:
         row = _new_row(mailbox, uidvalidity, mail, parsed, key)
         try:
             with session.begin_nested(), session.no_autoflush:
-                self._store_and_handle(session, row, parsed, key, copies.original)
+                self._store_and_handle(
+                    session, row, mail.raw, parsed, key, copies.original
+                )
         except IntegrityError:
             # Another process stored the first copy of this mail a moment
             # ago: ours is a duplicate of it now.
             row = _new_row(mailbox, uidvalidity, mail, parsed, key)
-            self._store_failure_safe(session, row, parsed, key, report)
+            self._store_failure_safe(session, row, mail.raw, parsed, key, report)
         except Exception as exc:  # a mail must never stop the mail behind it
             row = _new_row(mailbox, uidvalidity, mail, parsed, key)
-            self._store_failed(session, row, key, exc)
+            self._store_failed(session, row, mail.raw, key, exc)
             report.failed += 1
 
         report.stored += 1
@@ -280,6 +286,7 @@ class Poller:
         self,
         session: Session,
         row: Inbound,
+        raw: MailBytes,
         parsed: ParsedMail,
         key: str,
         first: Inbound | None,
@@ -290,6 +297,7 @@ class Poller:
         row.original_identity = None if first is not None else key
         session.add(row)
         session.flush()
+        _keep_raw(session, row, raw)
         if first is not None:
             row.kind = "duplicate"
             row.duplicate_of = first.id
@@ -303,6 +311,7 @@ class Poller:
         self,
         session: Session,
         row: Inbound,
+        raw: MailBytes,
         parsed: ParsedMail,
         key: str,
         report: PollReport,
@@ -310,15 +319,20 @@ class Poller:
         try:
             with session.begin_nested(), session.no_autoflush:
                 self._store_and_handle(
-                    session, row, parsed, key, inbound.original(session, key)
+                    session, row, raw, parsed, key, inbound.original(session, key)
                 )
         except Exception as exc:  # a mail must never stop the mail behind it
             row.original_identity = None
-            self._store_failed(session, row, key, exc)
+            self._store_failed(session, row, raw, key, exc)
             report.failed += 1
 
     def _store_failed(
-        self, session: Session, row: Inbound, key: str, exc: BaseException
+        self,
+        session: Session,
+        row: Inbound,
+        raw: MailBytes,
+        key: str,
+        exc: BaseException,
     ) -> None:
         """Keep a mail whose handling raised, with its error, for a retry."""
         log.error(
@@ -340,12 +354,15 @@ class Poller:
         try:
             with session.begin_nested():
                 session.add(row)
+                _keep_raw(session, row, raw)
         except SQLAlchemyError:
             # The database refused what we understood of the mail: keep the
             # mail itself, with nothing but its bytes, place and error.
             log.exception("mail #%s: stored with its raw bytes only", row.uid)
             with session.begin_nested():
-                session.add(_bare_row(row))
+                bare = _bare_row(row)
+                session.add(bare)
+                _keep_raw(session, bare, raw)
 
     def _rehome(
         self, session: Session, row: Inbound, uidvalidity: int, uid: int
@@ -387,6 +404,9 @@ class Poller:
 
     def retry(self, session: Session, row: Inbound) -> bool:
         """Process a failed mail again; True when it went through this time."""
+        # TODO: the stored bytes are read back whole, so retrying a failed
+        # mail of many megabytes holds it in memory once; it is rare enough
+        # not to stream it from the database into a MailFile.
         parsed = parse_mail(row.raw, max_part_bytes=self.settings.max_part_bytes)
         try:
             with session.begin_nested():
@@ -473,9 +493,8 @@ def _new_row(
         location=f"{uidvalidity}/{mail.uid}",
         identity=key,
         message_id=parsed.message_id[:990] if parsed.message_id else None,
-        raw=mail.raw,
         size=len(mail.raw),
-        sha256=hashlib.sha256(mail.raw).hexdigest(),
+        sha256=sha256_of(mail.raw),
         from_addr=sender.addr[:320] if sender and sender.addr else None,
         from_name=sender.name[:300] if sender and sender.name else None,
         to_addrs=[a.addr for a in parsed.to + parsed.cc if a.addr],
@@ -501,6 +520,15 @@ def _new_row(
     )
 
 
+def _keep_raw(session: Session, row: Inbound, raw: MailBytes) -> None:
+    """Store the mail's bytes with its row: a small mail through the ORM, a
+    big one streamed from its file."""
+    if isinstance(raw, MailFile):
+        rawmail.write(session, row, len(raw), raw.chunks())
+    else:
+        row.raw = raw
+
+
 def _bare_row(row: Inbound) -> Inbound:
     """The least a failed mail can be stored as: bytes, place, error."""
     return Inbound(
@@ -511,7 +539,6 @@ def _bare_row(row: Inbound) -> Inbound:
         location=row.location,
         identity=row.identity,
         original_identity=row.original_identity,
-        raw=row.raw,
         size=row.size,
         sha256=row.sha256,
         read_at=row.read_at,

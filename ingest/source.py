@@ -4,6 +4,8 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol
 
+from ingest.spool import MailBytes, MailFile
+
 
 @dataclass(frozen=True)
 class FolderInfo:
@@ -13,8 +15,15 @@ class FolderInfo:
 
 @dataclass(frozen=True)
 class Fetched:
+    """One fetched mail: its bytes in memory, or on disk when it is big."""
+
     uid: int
-    raw: bytes
+    raw: MailBytes
+
+    def release(self) -> None:
+        """Give back the file a big mail was fetched into."""
+        if isinstance(self.raw, MailFile):
+            self.raw.close()
 
 
 class MailSource(Protocol):

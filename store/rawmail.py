@@ -1,0 +1,76 @@
+"""A big mail's raw bytes written into raw_mails as they are read.
+
+The ORM would bind the whole mail as one parameter: the process would hold
+it, and the driver a copy. Here the bytes go to the database a chunk at a
+time, through what each backend offers for it: SQLite's incremental blob
+I/O, PostgreSQL's binary COPY. Small mails keep going through the ORM
+(Inbound.raw).
+"""
+
+import logging
+import struct
+from collections.abc import Iterable
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from store.models import Inbound
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL's binary COPY stream (see the COPY page of its manual): a
+# signature, a flags field and a header extension length, tuples of
+# length-prefixed fields, and -1 for the end.
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_COPY_TRAILER = struct.pack("!h", -1)
+
+
+def write(session: Session, row: Inbound, size: int, chunks: Iterable[bytes]) -> None:
+    """Store *size* bytes given in *chunks* as *row*'s raw mail."""
+    session.flush()  # the row needs its id
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        _write_blob(connection, row.id, size, chunks)
+    elif dialect == "postgresql":
+        _copy_in(connection, row.id, size, chunks)
+    else:
+        # Another database: correct, but the mail is held whole once more.
+        row.raw = b"".join(chunks)
+        return
+    log.debug("mail #%s: %d raw bytes written in pieces", row.id, size)
+
+
+def _write_blob(
+    connection: Connection, inbound_id: int, size: int, chunks: Iterable[bytes]
+) -> None:
+    """Reserve a zero-filled blob of the mail's size, then fill it in place."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.execute(
+            "INSERT INTO raw_mails (inbound_id, data) VALUES (?, zeroblob(?))",
+            (inbound_id, size),
+        )
+        rowid = cursor.lastrowid
+    finally:
+        cursor.close()
+    with driver.blobopen("raw_mails", "data", rowid) as blob:
+        for chunk in chunks:
+            blob.write(chunk)
+
+
+def _copy_in(
+    connection: Connection, inbound_id: int, size: int, chunks: Iterable[bytes]
+) -> None:
+    """One row by binary COPY, its bytea field streamed after its length."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    statement = "COPY raw_mails (inbound_id, data) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        # Two fields: inbound_id as int4, then data's length and bytes.
+        copy.write(_COPY_SIGNATURE + struct.pack("!hiii", 2, 4, inbound_id, size))
+        for chunk in chunks:
+            copy.write(chunk)
+        copy.write(_COPY_TRAILER)
