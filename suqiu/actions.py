@@ -449,6 +449,10 @@ class Office:
             )
         files: list[Attachment] = []
         held: list[str] = []
+        # TODO: the attachments are extracted from the stored bytes, read
+        # back whole: a big mail whose attachments are each under the size
+        # cap is held in memory here, though ingest streamed it. Only the
+        # cap bounds what is passed on, not the attachments' sum.
         for item in appeal.attachments:
             name = item.get("filename") or f"附件{item['index']}"
             data = (
