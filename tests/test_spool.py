@@ -5,7 +5,6 @@ while holding only a window of it."""
 
 import hashlib
 import os
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from suqiu.app import App
 from tests import casebook
 from tests.deployment import Deployment, database
 from tests.test_fuzz import maildir_app  # noqa: F401  (a fixture)
-from tests.test_parse import OURS, attachment_mail, corpus_files
+from tests.test_parse import OURS, attachment_mail, corpus_files, with_peak_memory
 
 REPLIES = sorted((Path(__file__).parent / "data" / "replies").glob("*.eml"))
 # Bytes that make line ends, header ends and boundaries when strung together.
@@ -123,12 +122,7 @@ def test_walking_a_big_mail_file_holds_a_window_not_the_mail() -> None:
     raw = attachment_mail(50 * 1024 * 1024)
     with MailFile.of(raw) as file:
         del raw
-        tracemalloc.start()
-        try:
-            mail = parse_mail(file)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        mail, peak = with_peak_memory(lambda: parse_mail(file))
         size = len(file)
     assert peak < 4 * 1024 * 1024 < size
     [big] = mail.attachments
