@@ -335,6 +335,8 @@ class Office:
 
         moment = clock.now()
         again = case.status == CaseStatus.ASSIGNED
+        # A case still at 受理 was never assigned: no earlier assignment to end.
+        assigned_before = case.status != CaseStatus.RECEIVED
         explanation = decision.explanation if decision else reason
         cases.change_status(
             session,
@@ -345,8 +347,9 @@ class Office:
             reason=f"交由{unit_name}办理" + (f"：{explanation}" if explanation else ""),
             data=_decision_data(decision) if decision else None,
         )
-        for previous in case.assignments:
-            previous.active = False
+        if assigned_before:
+            for previous in case.assignments:
+                previous.active = False
         # A major issue keeps the deadline the leading group set.
         if not (case.major and case.due_at is not None and case.due_at > moment):
             case.due_at = due_at(
