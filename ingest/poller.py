@@ -284,12 +284,11 @@ class Poller:
         key: str,
         first: Inbound | None,
     ) -> None:
-        # Runs without autoflush: what the handler adds is written in one
-        # flush at the end (the code that needs an id flushes for it), not
-        # before every query it makes.
+        # Runs without autoflush: what the handler adds, the mail included,
+        # is written in one flush at the end (the code that needs an id
+        # flushes for it), not before every query it makes.
         row.original_identity = None if first is not None else key
         session.add(row)
-        session.flush()
         if first is not None:
             row.kind = "duplicate"
             row.duplicate_of = first.id

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import Case, CaseStatus, Event
+from store.models import Case, CaseStatus, Event, Inbound
 from store.numbers import format_number, next_seq
 from suqiu import clock
 from suqiu.errors import NoSuchCase, TransitionError
@@ -85,8 +85,12 @@ def open_case(
     received_at: datetime,
     actor: str = SYSTEM,
     reason: str | None = None,
+    mail: Inbound | None = None,
 ) -> Case:
-    """Create a case in state received (受理) under a fresh number."""
+    """Create a case in state received (受理) under a fresh number.
+
+    *mail*, the appeal it came in, is linked to the case and written with it.
+    """
     year = clock.local(received_at).year
     seq = next_seq(session, year)
     case = Case(
@@ -113,7 +117,12 @@ def open_case(
         topic_terms=[],
     )
     session.add(case)
+    if mail is not None:
+        # One flush writes both, the mail already pointing at its case.
+        mail.case = case
     session.flush()
+    if mail is not None:
+        reason = reason or f"来信 #{mail.id}（{mail.mailbox}）"
     record(
         session,
         case,

@@ -48,6 +48,9 @@ def next_seq(session: Session, year: int) -> int:
 
     # First case of the year. Another process may create the row at the same
     # moment: then our insert fails and the bump above works the second time.
+    # Pending rows are written first, so that a failure of theirs is not
+    # taken for that race.
+    session.flush()
     try:
         with session.begin_nested():
             session.execute(insert(CaseCounter).values(year=year, last=1))

@@ -90,16 +90,11 @@ class Office:
             student=student,
             received_at=facts.received_at,
             actor=actor,
-            reason=(
-                f"来信 #{facts.mail.id}（{facts.mail.mailbox}）"
-                if facts.mail is not None
-                else f"由 {actor} 登记（交报单）"
-            ),
+            reason=None if facts.mail is not None else f"由 {actor} 登记（交报单）",
+            # Linked now: the 办理单 below quotes this mail and passes on its files.
+            mail=facts.mail,
         )
         if facts.mail is not None:
-            # Linked now: the 办理单 below quotes this mail and passes on its files.
-            facts.mail.case_id = case.id
-            facts.mail.case = case
             self._note_oversized(session, case, facts.mail)
         terms = topic_terms(facts.subject, facts.text)
         case.topic_terms = sorted(terms)
