@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from store.models import Case, CaseStatus, Event, Inbound
@@ -144,7 +144,7 @@ def change_status(
     actor: str,
     reason: str | None = None,
     data: dict[str, Any] | None = None,
-) -> Event:
+) -> None:
     """Move *case* to *to_status* if the rules allow it, and record why."""
     current = CaseStatus(case.status)
     if to_status not in ALLOWED[current]:
@@ -158,7 +158,7 @@ def change_status(
     case.updated_at = moment
     if to_status in (CaseStatus.CLOSED, CaseStatus.DECLINED):
         case.closed_at = moment
-    event = record(
+    record(
         session,
         case,
         action,
@@ -171,7 +171,6 @@ def change_status(
     log.info(
         "case %s %s -> %s (%s) by %s", case.number, current, to_status, action, actor
     )
-    return event
 
 
 def record(
@@ -184,20 +183,25 @@ def record(
     data: dict[str, Any] | None = None,
     from_status: str | None = None,
     to_status: str | None = None,
-) -> Event:
+) -> None:
     """Append one event to the audit trail (of *case*, or of no case)."""
-    event = Event(
-        case_id=case.id if case is not None else None,
-        at=clock.now(),
-        actor=actor,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        reason=reason,
-        data=data,
-    )
-    session.add(event)
-    return event
+    values = {
+        "case_id": case.id if case is not None else None,
+        "at": clock.now(),
+        "actor": actor,
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "reason": reason,
+        "data": data,
+    }
+    # Written at once, on the connection: nothing reads an event back in
+    # the session that wrote it, and as ORM objects each cost the flush an
+    # INSERT … RETURNING of its own (SQLite cannot return ids for many).
+    session.connection().execute(_INSERT_EVENT, values)
+
+
+_INSERT_EVENT = insert(Event)
 
 
 def get_case(session: Session, number: str) -> Case:
