@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from store.models import Case, CaseStatus, Event, Inbound
+from store.models import Assignment, Case, CaseStatus, Event, Inbound
 from store.numbers import format_number, next_seq
 from suqiu import clock
 from suqiu.errors import NoSuchCase, TransitionError
@@ -202,6 +202,40 @@ def record(
 
 
 _INSERT_EVENT = insert(Event)
+
+
+def record_assignment(
+    session: Session,
+    case: Case,
+    *,
+    unit: str,
+    rule: str | None,
+    score: float | None,
+    explanation: str | None,
+    decided_by: str,
+    at: datetime,
+) -> None:
+    """Record that *case* is now *unit*'s (交办), under the case's deadline."""
+    # Written at once, on the connection, as events are: the case's loaded
+    # assignments, if any, are ended by the caller before this one is added.
+    session.connection().execute(
+        _INSERT_ASSIGNMENT,
+        {
+            "case_id": case.id,
+            "unit": unit,
+            "category": case.category,
+            "rule": rule,
+            "score": score,
+            "explanation": explanation,
+            "decided_by": decided_by,
+            "at": at,
+            "due_at": case.due_at,
+            "active": True,
+        },
+    )
+
+
+_INSERT_ASSIGNMENT = insert(Assignment)
 
 
 def get_case(session: Session, number: str) -> Case:

@@ -29,7 +29,7 @@ from routing.rules import RuleSet, load_rules
 from routing.similar import MAJOR_MIN_CASES, MAJOR_WINDOW, similar_to, topic_terms
 from store import cases, outbox, roster, topics
 from store.cases import SYSTEM, StudentFacts
-from store.models import Assignment, Case, CaseStatus, Inbound
+from store.models import Case, CaseStatus, Inbound
 from suqiu import clock
 from suqiu.config import Settings
 from suqiu.errors import TransitionError
@@ -356,19 +356,15 @@ class Office:
             )
         case.unit = unit_name
         case.assigned_at = moment
-        session.add(
-            Assignment(
-                case_id=case.id,
-                unit=unit_name,
-                category=case.category,
-                rule=decision.rule if decision else None,
-                score=decision.score if decision else None,
-                explanation=explanation,
-                decided_by=actor,
-                at=moment,
-                due_at=case.due_at,
-                active=True,
-            )
+        cases.record_assignment(
+            session,
+            case,
+            unit=unit_name,
+            rule=decision.rule if decision else None,
+            score=decision.score if decision else None,
+            explanation=explanation,
+            decided_by=actor,
+            at=moment,
         )
         self._send_form(session, case, unit.emails, appeal)
         if not again:
