@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import format_datetime, getaddresses
+from functools import lru_cache
 
 from notify import mime
 from notify.render import Rendered
@@ -49,7 +50,10 @@ def new_message_id(sender: str, case_number: str | None) -> str:
     return f"suqiu.{tag}.{uuid.uuid4().hex}@{domain}"
 
 
+@lru_cache(maxsize=1024)
 def bare_address(value: str) -> str:
+    # Cached: the same few addresses (ours, the units') recur in every mail,
+    # and the stdlib's address parser is slow.
     pairs = getaddresses([value])
     return pairs[0][1].lower() if pairs and pairs[0][1] else value.strip().lower()
 
@@ -76,7 +80,7 @@ def build(
     message_id = new_message_id(sender, case_number)
     subject = clean_header(rendered.subject, 300)
     head = [
-        mime.header("From", mime.addresses([clean_header(sender)])),
+        _from_header(sender),
         mime.header("To", mime.addresses([clean_header(a) for a in to])),
     ]
     if cc:
@@ -133,6 +137,12 @@ def build(
         raw=raw,
         attachments=[a.filename for a in attachments],
     )
+
+
+@lru_cache(maxsize=16)
+def _from_header(sender: str) -> bytes:
+    """Our From line: the same in every mail, so encoded once."""
+    return mime.header("From", mime.addresses([clean_header(sender)]))
 
 
 def _message_id(value: str) -> str:

@@ -11,7 +11,7 @@ from notify import college
 from notify.compose import Attachment, Outgoing, build
 from notify.render import render_mail
 from store import outbox
-from store.models import Case, Inbound, Outbox
+from store.models import Case, Inbound
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ def queue(
     attachments: Sequence[Attachment] = (),
     auto_submitted: str = "auto-generated",
     **context: Any,
-) -> Outbox:
-    """Render *template*, build the mail and queue it; return the row."""
+) -> int:
+    """Render *template*, build the mail and queue it; the outbox row's id."""
     rendered = render_mail(template, case=case, **context)
     in_reply_to = answering.message_id if answering is not None else None
     references = [*answering.references, in_reply_to] if answering is not None else []
@@ -57,10 +57,8 @@ def queue(
     return enqueue(session, mail, case=case, kind=kind)
 
 
-def enqueue(
-    session: Session, mail: Outgoing, *, case: Case | None, kind: str
-) -> Outbox:
-    """Put a composed mail in the outbox, as it will go out."""
+def enqueue(session: Session, mail: Outgoing, *, case: Case | None, kind: str) -> int:
+    """Put a composed mail in the outbox, as it will go out; the row's id."""
     return outbox.add(
         session,
         case=case,
@@ -90,7 +88,7 @@ def queue_ack(
     case: Case,
     answering: Inbound | None,
     to: str,
-) -> Outbox:
+) -> int:
     """The acknowledgement (受理回执) to the student."""
     return queue(
         session,

@@ -20,7 +20,6 @@ from notify.mails import enqueue
 from notify.render import Rendered, render_mail
 from notify.reports import Figures, Tally, definitions
 from store.cases import STATUS_NAMES
-from store.models import Outbox
 from suqiu import clock
 
 if TYPE_CHECKING:
@@ -123,8 +122,8 @@ def queue_rendered(
     to: Sequence[str],
     attachments: Sequence[Attachment] = (),
     inline_images: Mapping[str, Attachment] | None = None,
-) -> Outbox:
-    """Queue a mail already rendered (the digest, a chase, a report)."""
+) -> int:
+    """Queue a mail already rendered (the digest, a chase, a report); its id."""
     mail = build(
         rendered,
         sender=sender,

@@ -7,6 +7,7 @@ import logging
 import threading
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -134,12 +135,12 @@ def add_words(extra: Iterable[str]) -> None:
             word = normalize(word)
             if len(word) > 1 and not tokenizer.FREQ.get(word):
                 tokenizer.add_word(word)
+        _cut.cache_clear()  # cuts made with the old dictionary
 
 
 def words(text: str) -> list[str]:
     """Return the words of *text* in order, normalized, without whitespace."""
-    tokenizer = _load()
-    return [w for w in tokenizer.cut(normalize(text)) if not w.isspace()]
+    return [w for w in _cut(normalize(text)) if not w.isspace()]
 
 
 def search_words(text: str) -> set[str]:
@@ -148,4 +149,25 @@ def search_words(text: str) -> set[str]:
     jieba keeps 补考时间 and 校园网络 whole; matching also needs 补考 and 网络.
     """
     tokenizer = _load()
-    return {w for w in tokenizer.cut_for_search(normalize(text)) if not w.isspace()}
+    found: set[str] = set()
+    # jieba's cut_for_search, over the cut that words() may have made already.
+    for word in _cut(normalize(text)):
+        if word.isspace():
+            continue
+        for size in (2, 3):
+            if len(word) > size:
+                found.update(
+                    gram
+                    for gram in (
+                        word[i : i + size] for i in range(len(word) - size + 1)
+                    )
+                    if tokenizer.FREQ.get(gram)
+                )
+        found.add(word)
+    return found
+
+
+@lru_cache(maxsize=8)
+def _cut(text: str) -> tuple[str, ...]:
+    # Routing and topic terms read the same appeal: it is cut once for both.
+    return tuple(_load().cut(text))

@@ -107,7 +107,8 @@ def topic_terms(subject: str, text: str) -> frozenset[str]:
     Stopwords, punctuation, numbers and greetings are dropped.
     """
     terms: set[str] = set()
-    for word in words(f"{subject}\n{text}"):
+    # Subject and text apart, as routing cuts them: one segmentation serves both.
+    for word in [*words(subject), *words(text)]:
         if len(word) == 2 and _DEGREE.match(word):
             word = word[1]
         word = _SAME.get(word, word)

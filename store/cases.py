@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from store.models import Case, CaseStatus, Event
+from store.models import Assignment, Case, CaseStatus, Event, Inbound
 from store.numbers import format_number, next_seq
 from suqiu import clock
 from suqiu.errors import NoSuchCase, TransitionError
@@ -85,8 +85,12 @@ def open_case(
     received_at: datetime,
     actor: str = SYSTEM,
     reason: str | None = None,
+    mail: Inbound | None = None,
 ) -> Case:
-    """Create a case in state received (受理) under a fresh number."""
+    """Create a case in state received (受理) under a fresh number.
+
+    *mail*, the appeal it came in, is linked to the case and written with it.
+    """
     year = clock.local(received_at).year
     seq = next_seq(session, year)
     case = Case(
@@ -113,7 +117,12 @@ def open_case(
         topic_terms=[],
     )
     session.add(case)
+    if mail is not None:
+        # One flush writes both, the mail already pointing at its case.
+        mail.case = case
     session.flush()
+    if mail is not None:
+        reason = reason or f"来信 #{mail.id}（{mail.mailbox}）"
     record(
         session,
         case,
@@ -135,7 +144,7 @@ def change_status(
     actor: str,
     reason: str | None = None,
     data: dict[str, Any] | None = None,
-) -> Event:
+) -> None:
     """Move *case* to *to_status* if the rules allow it, and record why."""
     current = CaseStatus(case.status)
     if to_status not in ALLOWED[current]:
@@ -149,7 +158,7 @@ def change_status(
     case.updated_at = moment
     if to_status in (CaseStatus.CLOSED, CaseStatus.DECLINED):
         case.closed_at = moment
-    event = record(
+    record(
         session,
         case,
         action,
@@ -162,7 +171,6 @@ def change_status(
     log.info(
         "case %s %s -> %s (%s) by %s", case.number, current, to_status, action, actor
     )
-    return event
 
 
 def record(
@@ -175,20 +183,59 @@ def record(
     data: dict[str, Any] | None = None,
     from_status: str | None = None,
     to_status: str | None = None,
-) -> Event:
+) -> None:
     """Append one event to the audit trail (of *case*, or of no case)."""
-    event = Event(
-        case_id=case.id if case is not None else None,
-        at=clock.now(),
-        actor=actor,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        reason=reason,
-        data=data,
+    values = {
+        "case_id": case.id if case is not None else None,
+        "at": clock.now(),
+        "actor": actor,
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "reason": reason,
+        "data": data,
+    }
+    # Written at once, on the connection: nothing reads an event back in
+    # the session that wrote it, and as ORM objects each cost the flush an
+    # INSERT … RETURNING of its own (SQLite cannot return ids for many).
+    session.connection().execute(_INSERT_EVENT, values)
+
+
+_INSERT_EVENT = insert(Event)
+
+
+def record_assignment(
+    session: Session,
+    case: Case,
+    *,
+    unit: str,
+    rule: str | None,
+    score: float | None,
+    explanation: str | None,
+    decided_by: str,
+    at: datetime,
+) -> None:
+    """Record that *case* is now *unit*'s (交办), under the case's deadline."""
+    # Written at once, on the connection, as events are: the case's loaded
+    # assignments, if any, are ended by the caller before this one is added.
+    session.connection().execute(
+        _INSERT_ASSIGNMENT,
+        {
+            "case_id": case.id,
+            "unit": unit,
+            "category": case.category,
+            "rule": rule,
+            "score": score,
+            "explanation": explanation,
+            "decided_by": decided_by,
+            "at": at,
+            "due_at": case.due_at,
+            "active": True,
+        },
     )
-    session.add(event)
-    return event
+
+
+_INSERT_ASSIGNMENT = insert(Assignment)
 
 
 def get_case(session: Session, number: str) -> Case:

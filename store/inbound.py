@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Inbound, MailState
@@ -33,34 +33,70 @@ class Copies:
     original: Inbound | None = None  # the first copy of the mail, anywhere
 
 
-def copies(session: Session, mailbox: str, location: str, identity: str) -> Copies:
-    """Everything stored of this mail, by its place and by its identity, in
-    one query."""
+class Known:
+    """What is stored already of one batch of fetched mails, by place and by
+    identity: read in one query, and kept current as the batch is stored."""
+
+    def __init__(self, mailbox: str, rows: Sequence[Inbound]) -> None:
+        self.mailbox = mailbox
+        self._by_location: dict[str, list[Inbound]] = {}
+        self._by_identity: dict[str, list[Inbound]] = {}
+        for row in rows:
+            self.add(row)
+
+    def add(self, row: Inbound) -> None:
+        """Count *row*, new or moved, from now on; rows come oldest first."""
+        if not inspect(row).persistent:
+            return  # its savepoint was rolled back: the database never kept it
+        if row.mailbox == self.mailbox:
+            _append_once(self._by_location.setdefault(row.location, []), row)
+        _append_once(self._by_identity.setdefault(row.identity, []), row)
+
+    def copies(self, location: str, identity: str) -> Copies:
+        """Everything stored of the mail at *location* with *identity*."""
+        found = Copies()
+        uidvalidity = int(location.partition("/")[0])
+        for row in self._by_location.get(location, ()):
+            if row.mailbox == self.mailbox and row.location == location:
+                found.here = row
+        for row in self._by_identity.get(identity, ()):
+            if row.identity != identity:
+                continue
+            if (
+                found.renumbered is None
+                and row.mailbox == self.mailbox
+                and row.uidvalidity != uidvalidity
+                and row is not found.here
+            ):
+                found.renumbered = row
+            if row.original_identity == identity:
+                found.original = row
+        return found
+
+
+def known(session: Session, mailbox: str, places: Sequence[tuple[str, str]]) -> Known:
+    """What is stored of the mails at *places* (location, identity) of
+    *mailbox*, in one query for the batch."""
+    if not places:
+        return Known(mailbox, [])
+    locations = [location for location, _ in places]
+    identities = list(dict.fromkeys(identity for _, identity in places))
     rows = session.scalars(
         select(Inbound)
         .where(
             or_(
-                and_(Inbound.mailbox == mailbox, Inbound.location == location),
-                Inbound.identity == identity,
+                and_(Inbound.mailbox == mailbox, Inbound.location.in_(locations)),
+                Inbound.identity.in_(identities),
             )
         )
         .order_by(Inbound.id)
     ).all()
-    found = Copies()
-    uidvalidity = int(location.partition("/")[0])
-    for row in rows:
-        if row.mailbox == mailbox and row.location == location:
-            found.here = row
-        elif (
-            found.renumbered is None
-            and row.mailbox == mailbox
-            and row.identity == identity
-            and row.uidvalidity != uidvalidity
-        ):
-            found.renumbered = row
-        if row.original_identity == identity:
-            found.original = row
-    return found
+    return Known(mailbox, rows)
+
+
+def _append_once(rows: list[Inbound], row: Inbound) -> None:
+    if not any(other is row for other in rows):
+        rows.append(row)
 
 
 def rehome_candidate(

@@ -7,7 +7,7 @@ number; the unique index on ``cases.number`` is the final guard.
 
 import re
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,23 +34,32 @@ def find_numbers(text: str) -> list[str]:
     return [format_number(int(y), int(s)) for y, s in NUMBER_PATTERN.findall(text)]
 
 
+# Built once: building and keying a statement costs ten times running it.
+_BUMP = (
+    update(CaseCounter)
+    .where(CaseCounter.year == bindparam("of_year"))
+    .values(last=CaseCounter.last + 1)
+    .returning(CaseCounter.last)
+)
+
+
 def next_seq(session: Session, year: int) -> int:
     """Reserve and return the next sequence number of *year*."""
-    bump = (
-        update(CaseCounter)
-        .where(CaseCounter.year == year)
-        .values(last=CaseCounter.last + 1)
-        .returning(CaseCounter.last)
-    )
-    seq = session.execute(bump).scalar_one_or_none()
+    # On the connection: no session holds counter rows, and the session's
+    # synchronising of an UPDATE would cost time for every case.
+    counter = session.connection()
+    seq = counter.execute(_BUMP, {"of_year": year}).scalar_one_or_none()
     if seq is not None:
-        return seq
+        return int(seq)
 
     # First case of the year. Another process may create the row at the same
     # moment: then our insert fails and the bump above works the second time.
+    # Pending rows are written first, so that a failure of theirs is not
+    # taken for that race.
+    session.flush()
     try:
         with session.begin_nested():
             session.execute(insert(CaseCounter).values(year=year, last=1))
         return 1
     except IntegrityError:
-        return session.execute(bump).scalar_one()
+        return int(counter.execute(_BUMP, {"of_year": year}).scalar_one())

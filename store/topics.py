@@ -32,7 +32,9 @@ def index(
         for term in dict.fromkeys(t[:100] for t in terms)
     ]
     if rows:
-        session.execute(insert(CaseTerm), rows)
+        # On the connection: the session's bulk path would add the ORM's
+        # bookkeeping, every case, for rows that no session loads.
+        session.connection().execute(insert(CaseTerm), rows)
 
 
 def neighbours(

@@ -29,7 +29,7 @@ from routing.rules import RuleSet, load_rules
 from routing.similar import MAJOR_MIN_CASES, MAJOR_WINDOW, similar_to, topic_terms
 from store import cases, outbox, roster, topics
 from store.cases import SYSTEM, StudentFacts
-from store.models import Assignment, Case, CaseStatus, Inbound
+from store.models import Case, CaseStatus, Inbound
 from suqiu import clock
 from suqiu.config import Settings
 from suqiu.errors import TransitionError
@@ -90,16 +90,11 @@ class Office:
             student=student,
             received_at=facts.received_at,
             actor=actor,
-            reason=(
-                f"来信 #{facts.mail.id}（{facts.mail.mailbox}）"
-                if facts.mail is not None
-                else f"由 {actor} 登记（交报单）"
-            ),
+            reason=None if facts.mail is not None else f"由 {actor} 登记（交报单）",
+            # Linked now: the 办理单 below quotes this mail and passes on its files.
+            mail=facts.mail,
         )
         if facts.mail is not None:
-            # Linked now: the 办理单 below quotes this mail and passes on its files.
-            facts.mail.case_id = case.id
-            facts.mail.case = case
             self._note_oversized(session, case, facts.mail)
         terms = topic_terms(facts.subject, facts.text)
         case.topic_terms = sorted(terms)
@@ -335,6 +330,8 @@ class Office:
 
         moment = clock.now()
         again = case.status == CaseStatus.ASSIGNED
+        # A case still at 受理 was never assigned: no earlier assignment to end.
+        assigned_before = case.status != CaseStatus.RECEIVED
         explanation = decision.explanation if decision else reason
         cases.change_status(
             session,
@@ -345,8 +342,9 @@ class Office:
             reason=f"交由{unit_name}办理" + (f"：{explanation}" if explanation else ""),
             data=_decision_data(decision) if decision else None,
         )
-        for previous in case.assignments:
-            previous.active = False
+        if assigned_before:
+            for previous in case.assignments:
+                previous.active = False
         # A major issue keeps the deadline the leading group set.
         if not (case.major and case.due_at is not None and case.due_at > moment):
             case.due_at = due_at(
@@ -358,19 +356,15 @@ class Office:
             )
         case.unit = unit_name
         case.assigned_at = moment
-        session.add(
-            Assignment(
-                case_id=case.id,
-                unit=unit_name,
-                category=case.category,
-                rule=decision.rule if decision else None,
-                score=decision.score if decision else None,
-                explanation=explanation,
-                decided_by=actor,
-                at=moment,
-                due_at=case.due_at,
-                active=True,
-            )
+        cases.record_assignment(
+            session,
+            case,
+            unit=unit_name,
+            rule=decision.rule if decision else None,
+            score=decision.score if decision else None,
+            explanation=explanation,
+            decided_by=actor,
+            at=moment,
         )
         self._send_form(session, case, unit.emails, appeal)
         if not again:

@@ -59,7 +59,12 @@ class Flow:
 
         if verdict.kind == "appeal":
             self.on_appeal(session, row, parsed)
-        elif verdict.kind == "follow_up":
+            return
+
+        # What follows may quote the mail's number (#id): give it one now.
+        # An appeal gets it with its case, in the same flush.
+        session.flush()
+        if verdict.kind == "follow_up":
             # CONTRACT.md: a reply's text is the answer alone, without the
             # quoted history and signature under it.
             row.text = strip_reply(parsed.text, parsed.html)
@@ -85,9 +90,7 @@ class Flow:
             mail=row,
         )
         row.reason = "新的诉求"
-        case = self.office.receive(session, facts)
-        row.case_id = case.id
-        row.case = case
+        case = self.office.receive(session, facts)  # links the mail to its case
         self.office.acknowledge(session, case, facts)
 
     def on_reply(

@@ -159,7 +159,7 @@ def test_every_change_is_an_event_with_who_and_why(database_url: str) -> None:
 
 def _queue(sessions, count: int) -> list[int]:  # type: ignore[no-untyped-def]
     with transaction(sessions) as session:
-        rows = [
+        return [
             outbox.add(
                 session,
                 case=None,
@@ -173,8 +173,6 @@ def _queue(sessions, count: int) -> list[int]:  # type: ignore[no-untyped-def]
             )
             for i in range(count)
         ]
-        session.flush()
-        return [row.id for row in rows]
 
 
 def test_a_row_is_claimed_by_one_sender_only(database_url: str) -> None:
