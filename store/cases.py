@@ -185,6 +185,8 @@ def record(
     to_status: str | None = None,
 ) -> None:
     """Append one event to the audit trail (of *case*, or of no case)."""
+    if case is not None and case.id is None:
+        session.flush()  # a case still pending gets its id first
     values = {
         "case_id": case.id if case is not None else None,
         "at": clock.now(),
@@ -216,6 +218,8 @@ def record_assignment(
     at: datetime,
 ) -> None:
     """Record that *case* is now *unit*'s (交办), under the case's deadline."""
+    if case.id is None:
+        session.flush()  # a case still pending gets its id first
     # Written at once, on the connection, as events are: the case's loaded
     # assignments, if any, are ended by the caller before this one is added.
     session.connection().execute(

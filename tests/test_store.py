@@ -157,6 +157,31 @@ def test_every_change_is_an_event_with_who_and_why(database_url: str) -> None:
         assert events[1].actor == "cli:root" and events[1].reason == "重复反映"
 
 
+def test_an_event_of_a_case_not_yet_written_belongs_to_it(database_url: str) -> None:
+    """Events go straight to the connection; one about a case the session
+    has not flushed yet still carries that case's id."""
+    sessions = ready(database_url)
+    with transaction(sessions) as session:
+        case = open_one(session)
+        pending = Case(
+            **{
+                column.key: getattr(case, column.key)
+                for column in Case.__table__.columns
+                if column.key not in ("id", "number", "year", "seq")
+            },
+            number="TEST-2",
+            year=case.year,
+            seq=case.seq + 1000,
+        )
+        session.add(pending)
+        assert pending.id is None
+        cases.record(session, pending, "note", actor="cli:root", reason="备注")
+        pending_id = pending.id
+    with transaction(sessions) as session:
+        [event] = session.scalars(select(Event).where(Event.action == "note")).all()
+        assert pending_id is not None and event.case_id == pending_id
+
+
 def _queue(sessions, count: int) -> list[int]:  # type: ignore[no-untyped-def]
     with transaction(sessions) as session:
         return [
