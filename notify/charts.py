@@ -113,6 +113,8 @@ def report_charts(figures: Figures) -> list[Chart]:
 
 
 def _figure(height: float) -> Figure:
+    # TODO: the constrained layout is 0.17 s of the 0.5 s the four charts
+    # take to draw; fixed margins would save it but clip long unit names.
     return Figure(figsize=(WIDTH, height), layout="constrained")
 
 

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from notify import charts
 from notify.periodic import report_mail
-from notify.reports import NO_UNIT, Period, Tally, case_rows, gather
+from notify.reports import NO_UNIT, Period, Tally, case_rows, gather, survey
 from notify.topics import Appeal, clusters
+from notify.workbook import report_workbook
 from routing.similar import topic_terms
 from store.db import transaction
 from store.models import Case, CaseStatus
@@ -216,6 +217,47 @@ def test_workbook_reads_back_with_the_cases_and_no_personal_data(
         if value is not None
     )
     assert "学生0" not in every_cell and "@example.com" not in every_cell
+
+
+def test_workbook_cells_keep_dates_numbers_and_texts(generated: App) -> None:
+    """Each case row reads back from the .xlsx with dates as dates in the
+    college's wall time (formatted as dates), 答复用时 as a number and the
+    texts as they are."""
+    report = routine.make_report(generated, NOVEMBER)
+    with transaction(generated.sessions) as session:
+        expected = case_rows(session, NOVEMBER, as_of=clock.now())
+    sheet = load_workbook(io.BytesIO(report.workbook))["诉求明细"]
+    rows = list(sheet.iter_rows(min_row=2))
+
+    assert len(rows) == len(expected)
+    for cells, case in zip(rows, expected, strict=True):
+        number, received, channel, *_ = cells
+        assert number.value == case.number and channel.value == case.channel
+        assert received.is_date and isinstance(received.value, datetime)
+        wall = clock.local(case.received_at).replace(tzinfo=None)
+        assert abs((received.value - wall).total_seconds()) < 0.001
+        days = cells[10].value
+        if case.answer_days is None:
+            assert days is None
+        else:
+            assert days == round(case.answer_days, 1)
+        assert cells[11].value == case.timeliness
+
+
+def test_workbook_texts_with_markup_and_control_characters(generated: App) -> None:
+    """A subject holding XML's special characters, spaces at its ends, a
+    leading "=" and a control character reads back as text, less the control
+    character, which XML cannot carry."""
+    with transaction(generated.sessions) as session:
+        figures, rows = survey(session, NOVEMBER, as_of=clock.now())
+    subject = " <b>宿舍&食堂</b> \x07=SUM(A1) "
+    odd = rows[0]._replace(subject=subject)
+
+    data = report_workbook(figures, [odd, *rows[1:]])
+    cell = load_workbook(io.BytesIO(data))["诉求明细"]["F2"]
+
+    assert cell.value == " <b>宿舍&食堂</b> =SUM(A1) "
+    assert cell.data_type == "s"
 
 
 def test_report_out_writes_files(
