@@ -25,6 +25,7 @@ from ingest.parse import parse_mail
 from ingest.progress import Progress
 from ingest.source import Fetched, FolderInfo, MailSource
 from ingest.spool import MailBytes, MailFile, sha256_of
+from ingest.stored import stored_mail
 from store import cases, inbound, mailboxes, owners, rawmail
 from store.db import transaction
 from store.models import Inbound, MailState
@@ -423,10 +424,8 @@ class Poller:
 
     def retry(self, session: Session, row: Inbound) -> bool:
         """Process a failed mail again; True when it went through this time."""
-        # TODO: the stored bytes are read back whole, so retrying a failed
-        # mail of many megabytes holds it in memory once; it is rare enough
-        # not to stream it from the database into a MailFile.
-        parsed = parse_mail(row.raw, max_part_bytes=self.settings.max_part_bytes)
+        with stored_mail(session, row) as raw:
+            parsed = parse_mail(raw, max_part_bytes=self.settings.max_part_bytes)
         try:
             with session.begin_nested():
                 row.state = MailState.DONE

@@ -1,17 +1,18 @@
-"""A big mail's raw bytes written into raw_mails as they are read.
+"""A big mail's raw bytes written into raw_mails, and read back, in pieces.
 
 The ORM would bind the whole mail as one parameter: the process would hold
 it, and the driver a copy. Here the bytes go to the database a chunk at a
 time, through what each backend offers for it: SQLite's incremental blob
-I/O, PostgreSQL's binary COPY. Small mails keep going through the ORM
+I/O, PostgreSQL's binary COPY; they come back by blob I/O again or by
+substring() a piece at a time. Small mails keep going through the ORM
 (Inbound.raw).
 """
 
 import logging
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from store.models import Inbound
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 # length-prefixed fields, and -1 for the end.
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 _COPY_TRAILER = struct.pack("!h", -1)
+
+# What one read brings back of a big mail.
+PIECE = 4 * 1024 * 1024
 
 
 def write(session: Session, row: Inbound, size: int, chunks: Iterable[bytes]) -> None:
@@ -74,3 +78,50 @@ def _copy_in(
         for chunk in chunks:
             copy.write(chunk)
         copy.write(_COPY_TRAILER)
+
+
+def read(session: Session, row: Inbound, piece: int = PIECE) -> Iterator[bytes]:
+    """The stored bytes of *row*'s mail, *piece* bytes at a time; nothing
+    once retention has cleared them."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        yield from _read_blob(connection, row.id, piece)
+    elif dialect == "postgresql":
+        yield from _read_slices(connection, row.id, piece)
+    elif row.raw:
+        yield row.raw  # another database: whole, as the ORM reads it
+
+
+def _read_blob(connection: Connection, inbound_id: int, piece: int) -> Iterator[bytes]:
+    rowid = connection.execute(
+        text("SELECT rowid FROM raw_mails WHERE inbound_id = :id"), {"id": inbound_id}
+    ).scalar()
+    if rowid is None:
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.blobopen("raw_mails", "data", rowid, readonly=True) as blob:
+        while chunk := blob.read(piece):
+            yield chunk
+
+
+def _read_slices(
+    connection: Connection, inbound_id: int, piece: int
+) -> Iterator[bytes]:
+    size = connection.execute(
+        text("SELECT octet_length(data) FROM raw_mails WHERE inbound_id = :id"),
+        {"id": inbound_id},
+    ).scalar()
+    # substring() counts from 1; a bytea stored uncompressed (random bytes
+    # do not compress) is sliced without the server reading the rest.
+    slice_of = text(
+        "SELECT substring(data FROM :start FOR :n) FROM raw_mails"
+        " WHERE inbound_id = :id"
+    )
+    for start in range(0, size or 0, piece):
+        yield bytes(
+            connection.execute(
+                slice_of, {"start": start + 1, "n": piece, "id": inbound_id}
+            ).scalar_one()
+        )

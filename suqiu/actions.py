@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ingest.mail import ParsedMail
 from ingest.parse import extract_attachment
 from ingest.statements import Statements, extract_statements
+from ingest.stored import stored_mail
 from notify import college, mails
 from notify.compose import Attachment
 from notify.forms import HandlingForm, handling_form_docx, read_handling_form
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 
 TEACHER_CONDUCT = "师德师风"
 SUMMARY_LIMIT = 3000  # characters of the appeal quoted in a 办理单
+# Attachments travel in one mail (to the unit with the 办理单, to the student
+# with the answer) up to this sum; the others are named and stay with the
+# case. Base64 adds a third, and a mail much over 25 MB is refused by many
+# servers (Gmail's limit is 25 MB, Exchange Online's default 35 MB).
+PASSED_ON_LIMIT = 18 * 1024 * 1024
 RATING_WAIT = timedelta(days=7)
 ROSTER_RECHECK = 60.0  # seconds
 GOOD_RATINGS = ("满意", "较满意")
@@ -398,7 +404,7 @@ class Office:
             unit=case.unit or "",
             due=clock.local(case.due_at).date() if case.due_at else None,
         )
-        files, note = self._passed_on(case, appeal)
+        files, note = self._passed_on(session, case, appeal)
         docx = Attachment(
             f"学生诉求办理单{case.number}.docx",
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -429,7 +435,7 @@ class Office:
         )
 
     def _passed_on(
-        self, case: Case, appeal: Inbound | None
+        self, session: Session, case: Case, appeal: Inbound | None
     ) -> tuple[list[Attachment], str]:
         """The appeal's attachments for the unit, and a note on any held back."""
         if appeal is None or not appeal.attachments:
@@ -441,25 +447,10 @@ class Office:
                 f"学生来信附有 {len(appeal.attachments)} 个附件，"
                 "因本件保密未随办理单转发，如需查看请联系学生工作处。"
             )
-        files: list[Attachment] = []
-        held: list[str] = []
-        # TODO: the attachments are extracted from the stored bytes, read
-        # back whole: a big mail whose attachments are each under the size
-        # cap is held in memory here, though ingest streamed it. Only the
-        # cap bounds what is passed on, not the attachments' sum.
-        for item in appeal.attachments:
-            name = item.get("filename") or f"附件{item['index']}"
-            data = (
-                None
-                if item.get("oversized")
-                else extract_attachment(appeal.raw, item["index"])
-            )
-            if data is None:
-                held.append(name)
-                continue
-            files.append(Attachment(name, item.get("content_type") or "", data))
+        found = _attachments(session, appeal)
+        held = found.held
         note = f"以下附件过大未随办理单转发：{'、'.join(held)}。" if held else ""
-        return files, note
+        return found.files, note
 
     def _copy_counselor(
         self, session: Session, case: Case, appeal: Inbound | None
@@ -562,7 +553,7 @@ class Office:
             cases.record(session, case, "reply_held", actor=actor, reason=mail.reason)
             return False
 
-        form_reply, files = _reply_files(mail)
+        form_reply, files, held = _reply_files(session, mail)
         text = mail.text.strip()
         answer = "\n\n".join(p for p in (text, form_reply) if p)
         if not answer:
@@ -605,6 +596,7 @@ class Office:
                 answer=answer,
                 answered_by=case.unit or "学生工作处",
                 attachment_names=[f.filename for f in files],
+                held_names=held,
             )
         else:
             cases.record(
@@ -882,24 +874,58 @@ def _first_appeal(session: Session, case: Case) -> Inbound | None:
     ).first()
 
 
-def _reply_files(mail: Inbound) -> tuple[str, list[Attachment]]:
-    """A filled-in 办理单 among a reply's attachments, and the other files."""
-    form_reply = ""
-    files: list[Attachment] = []
-    for item in mail.attachments:
-        if item.get("oversized"):
-            continue
-        data = extract_attachment(mail.raw, item["index"])
-        if data is None:
-            continue
-        name = item.get("filename") or f"附件{item['index']}"
-        if name.lower().endswith(".docx"):
-            filled = read_handling_form(data)
-            if filled is not None:
-                form_reply = form_reply or filled.unit_reply
+def _reply_files(
+    session: Session, mail: Inbound
+) -> tuple[str, list[Attachment], list[str]]:
+    """A filled-in 办理单 among a reply's attachments, the other files to
+    forward, and the names of those too large to forward."""
+    found = _attachments(session, mail, read_forms=True)
+    form_reply = next((reply for reply in found.form_replies if reply), "")
+    return form_reply, found.files, found.held
+
+
+@dataclass
+class _Attachments:
+    files: list[Attachment]  # decoded, and together small enough for one mail
+    held: list[str]  # the names of the others
+    form_replies: list[str]  # the unit's answers in filled-in 办理单
+
+
+def _attachments(
+    session: Session, mail: Inbound, *, read_forms: bool = False
+) -> _Attachments:
+    """The attachments of *mail* that fit in one outgoing mail, in order.
+
+    Only those are decoded: a part over the size cap, or one that would take
+    the sum past PASSED_ON_LIMIT, is held by its listed size. A big mail is
+    read from disk, not memory. With *read_forms*, a .docx that is a
+    filled-in 办理单 gives its answer instead of travelling.
+    """
+    found = _Attachments([], [], [])
+    if not mail.attachments:
+        return found
+    total = 0
+    with stored_mail(session, mail) as raw:
+        for item in mail.attachments:
+            name = item.get("filename") or f"附件{item['index']}"
+            form = read_forms and name.lower().endswith(".docx")
+            fits = total + (item.get("size") or 0) <= PASSED_ON_LIMIT
+            data = (
+                None
+                if item.get("oversized") or not (fits or form)
+                else extract_attachment(raw, item["index"])
+            )
+            if data is not None and form:
+                filled = read_handling_form(data)
+                if filled is not None:
+                    found.form_replies.append(filled.unit_reply)
+                    continue
+            if data is None or total + len(data) > PASSED_ON_LIMIT:
+                found.held.append(name)
                 continue
-        files.append(Attachment(name, item.get("content_type") or "", data))
-    return form_reply, files
+            total += len(data)
+            found.files.append(Attachment(name, item.get("content_type") or "", data))
+    return found
 
 
 def _chinese_date(moment: datetime | None) -> str:

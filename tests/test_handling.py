@@ -13,6 +13,7 @@ import pytest
 from docx import Document
 
 from store.db import transaction
+from suqiu import actions
 from tests.deployment import ADMIN, Deployment, appeal, reply_to
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -595,6 +596,43 @@ def test_filled_in_form_counts_as_the_answer(deployment: Deployment) -> None:
     assert only_case(deployment)["status"] == "replied"
     [forward] = deployment.wait_for_kind("forward", 1)
     assert UNIT_REPLY in plain(forward.message())
+
+
+def test_answer_files_over_one_mails_limit_are_named_to_the_student(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit's answer carries its files to the student while their sum fits
+    in one mail; the student is told the names of the others."""
+    monkeypatch.setattr(actions, "PASSED_ON_LIMIT", 5_000)
+    deployment.deliver("xgc", appeal(HOT_WATER, HOT_WATER_TEXT, sender=STUDENT))
+    deployment.poll()
+    form = received_form(deployment)
+
+    reply = EmailMessage()
+    reply["From"] = "hq-office@example.edu.cn"
+    reply["To"] = form["From"]
+    reply["Subject"] = "回复：" + str(form["Subject"])
+    reply["Message-ID"] = make_msgid(domain="example.edu.cn")
+    reply["In-Reply-To"] = form["Message-ID"]
+    reply.set_content(UNIT_REPLY)
+    for name, size in (("维修记录.pdf", 3_000), ("现场照片.jpg", 4_000)):
+        reply.add_attachment(
+            b"%" * size, maintype="application", subtype="octet-stream", filename=name
+        )
+    deployment.deliver("xgc", reply.as_bytes())
+    deployment.poll()
+
+    [forward] = deployment.wait_for_kind("forward", 1)
+    message = forward.message()
+    assert [part.get_filename() for part in message.iter_attachments()] == [
+        "维修记录.pdf"
+    ]
+    text = plain(message)
+    assert "答复附件：维修记录.pdf" in text
+    assert (
+        "以下答复附件过大，未随本邮件转发，如需查看请联系学生工作处：现场照片.jpg"
+        in text
+    )
 
 
 def test_appeal_attachments_travel_with_the_form(deployment: Deployment) -> None:

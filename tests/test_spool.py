@@ -3,23 +3,27 @@ walk and the hashes give what they give in memory, the database receives
 the bytes in pieces, and the poller fetches and stores such a mail whole
 while holding only a window of it."""
 
+import base64
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
 
-from ingest import imap, maildir, parse
+from ingest import imap, maildir, parse, stored
 from ingest.identity import content_hash
 from ingest.parse import extract_attachment, parse_mail
 from ingest.spool import MailFile
+from ingest.stored import stored_mail
 from store import rawmail
 from store.db import make_engine, make_sessions, transaction
 from store.models import Inbound, MailState
-from suqiu import clock
+from suqiu import actions, clock
 from suqiu.app import App
 from tests import casebook
 from tests.deployment import Deployment, database
@@ -222,3 +226,97 @@ def test_a_big_maildir_mail_is_read_from_its_file(
     with transaction(maildir_app.readers) as session:
         row = session.scalars(select(Inbound)).one()
         assert row.raw == data and row.kind == "appeal"
+
+
+def test_a_big_mail_is_read_back_from_the_database_in_pieces(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big mail comes back piece by piece into a file, without the ORM
+    loading its bytes; a small one, or one retention cleared, as bytes."""
+    casebook.migrate(database_url)
+    data = os.urandom(300_000) + b"\x00\r\n" * 1000
+    monkeypatch.setattr(stored, "BIG_MAIL", 100_000)
+    engine = make_engine(database_url)
+    try:
+        sessions = make_sessions(engine)
+        with MailFile.of(data, window=4096) as file, transaction(sessions) as session:
+            row = _row(len(data))
+            session.add(row)
+            rawmail.write(session, row, len(file), file.chunks())
+            cleared = _row(len(data))
+            cleared.location = "1/2"
+            session.add(cleared)
+            session.flush()
+            ids = row.id, cleared.id
+        with transaction(sessions) as session:
+            big = session.get(Inbound, ids[0])
+            gone = session.get(Inbound, ids[1])
+            assert big is not None and gone is not None
+            pieces = list(rawmail.read(session, big, piece=70_000))
+            assert b"".join(pieces) == data
+            assert {len(p) for p in pieces[:-1]} == {70_000}
+            with stored_mail(session, big) as raw:
+                assert isinstance(raw, MailFile) and raw[0 : len(raw)] == data
+            assert "raw_mail" not in inspect(big).dict
+            assert list(rawmail.read(session, gone)) == []
+            with stored_mail(session, gone) as raw:
+                assert len(raw) == 0
+    finally:
+        engine.dispose()
+
+
+def _with_attachments(data: bytes, sizes: list[int]) -> bytes:
+    """The Foxmail appeal with attachments of random bytes added at its end."""
+    end = b"------=_001_NextPart413870221584_=------"
+    parts = b"".join(
+        b"------=_001_NextPart413870221584_=----\r\n"
+        b"Content-Type: application/octet-stream\r\n"
+        b"Content-Transfer-Encoding: base64\r\n"
+        + f'Content-Disposition: attachment; filename="photo-{n}.jpg"\r\n\r\n'.encode()
+        + base64.encodebytes(os.urandom(size)).replace(b"\n", b"\r\n")
+        + b"\r\n"
+        for n, size in enumerate(sizes, 1)
+    )
+    cut = data.rindex(end)
+    return data[:cut] + parts + data[cut:]
+
+
+def test_a_big_mails_attachments_reach_the_unit_up_to_a_limit(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attachments of a big appeal are read back from the database in
+    pieces and go to the unit with the 办理单 while their sum fits in one
+    mail; those that do not are named in it."""
+    monkeypatch.setattr(imap, "BIG_MAIL", 2_000)
+    monkeypatch.setattr(imap, "PIECE", 1_000)
+    monkeypatch.setattr(stored, "BIG_MAIL", 2_000)
+    streamed: list[int] = []
+    read = rawmail.read
+
+    def reading(session: Session, row: Inbound, piece: int = rawmail.PIECE) -> Any:
+        streamed.append(row.id)
+        return read(session, row, piece)
+
+    monkeypatch.setattr(rawmail, "read", reading)
+    sample = (
+        Path(__file__).parent / "data" / "mail" / "foxmail_gb2312_docx.eml"
+    ).read_bytes()
+    docx = parse_mail(sample).attachments[0]
+    monkeypatch.setattr(actions, "PASSED_ON_LIMIT", docx.size + 3_000 + 1_000)
+    data = _with_attachments(sample, [3_000, 3_000, 500_000])
+    deployment.dovecot.deliver_many(deployment.boxes["xgc"].user, [data])
+
+    deployment.poll()
+
+    with transaction(database(deployment.database_url)) as session:
+        row = session.scalars(select(Inbound)).one()
+        assert row.kind == "appeal" and row.raw == data
+    assert streamed == [row.id]
+    [form] = deployment.wait_for_kind("form", 1)
+    message = form.message()
+    names = [part.get_filename() for part in message.iter_attachments()]
+    assert names[1:] == [docx.filename, "photo-1.jpg"]
+    body = message.get_body(("plain",))
+    assert body is not None
+    held = "以下附件过大未随办理单转发：photo-2.jpg、photo-3.jpg。"
+    assert held in body.get_content()
