@@ -53,12 +53,22 @@ def _boundary() -> str:
     return f"=_suqiu_{secrets.token_hex(12)}"
 
 
-def _base64(data: bytes) -> bytes:
-    # base64 with 76-character lines (RFC 2045 §6.8), CRLF-terminated.
-    return base64.encodebytes(data).replace(b"\n", CRLF)
+# Bytes encoded at a time: a multiple of 57, the input of one 76-character
+# base64 line, so that every block ends at a line end.
+_BLOCK = 57 * 1024
 
 
-def _leaf(part: Part) -> bytes:
+def _base64(data: bytes) -> list[bytes]:
+    # base64 with 76-character lines (RFC 2045 §6.8), CRLF-terminated, a
+    # block at a time: a file passed on is not held encoded twice over.
+    view = memoryview(data)
+    return [
+        base64.encodebytes(view[start : start + _BLOCK]).replace(b"\n", CRLF)
+        for start in range(0, len(data), _BLOCK)
+    ]
+
+
+def _leaf(part: Part) -> list[bytes]:
     content_type = part.content_type
     if content_type.startswith("text/"):
         content_type += '; charset="utf-8"'
@@ -73,7 +83,7 @@ def _leaf(part: Part) -> bytes:
         lines.append(f"Content-ID: <{part.content_id}>")
     lines.append("Content-Transfer-Encoding: base64")
     head = "\r\n".join(lines).encode("ascii")
-    return head + CRLF + CRLF + _base64(part.data)
+    return [head, CRLF, CRLF, *_base64(part.data)]
 
 
 def _filename(name: str) -> str:
@@ -93,24 +103,18 @@ def _encoded_word(name: str) -> str:
     return "=?utf-8?b?" + base64.b64encode(name.encode("utf-8")).decode() + "?="
 
 
-def multipart(subtype: str, children: Sequence[bytes], **params: str) -> bytes:
-    """A multipart body of already written children."""
-    boundary = _boundary()
+def multipart(
+    subtype: str, children: Sequence[list[bytes]], **params: str
+) -> list[bytes]:
+    """A multipart body of already written children, as pieces to join."""
+    boundary = _boundary().encode()
     extra = "".join(f'; {key}="{value}"' for key, value in params.items())
-    head = f'Content-Type: multipart/{subtype}; boundary="{boundary}"{extra}'
-    body = b"".join(
-        b"--" + boundary.encode() + CRLF + child + CRLF for child in children
-    )
-    return (
-        head.encode("ascii")
-        + CRLF
-        + CRLF
-        + body
-        + b"--"
-        + boundary.encode()
-        + b"--"
-        + CRLF
-    )
+    head = f'Content-Type: multipart/{subtype}; boundary="{boundary.decode()}"{extra}'
+    pieces = [head.encode("ascii"), CRLF, CRLF]
+    for child in children:
+        pieces += [b"--", boundary, CRLF, *child, CRLF]
+    pieces += [b"--", boundary, b"--", CRLF]
+    return pieces
 
 
 def body(
@@ -119,9 +123,10 @@ def body(
     *,
     related: Sequence[Part] = (),
     attachments: Sequence[Part] = (),
-) -> bytes:
-    """The body of one of our mails: text and HTML alternatives, the HTML's
-    inline images beside it (RFC 2387), then the attachments."""
+) -> list[bytes]:
+    """The body of one of our mails, as pieces to join: text and HTML
+    alternatives, the HTML's inline images beside it (RFC 2387), then the
+    attachments."""
     html_part = _leaf(Part("text/html", html.encode("utf-8")))
     if related:
         html_part = multipart(
