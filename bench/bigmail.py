@@ -1,5 +1,9 @@
 """One big mail: an appeal with a 50 MB attachment, and the peak RSS of
-`suqiu poll --once` reading it, beside the mail's own size."""
+`suqiu poll --once` reading it, beside the mail's own size.
+
+With `--parts N` the same bytes come as N attachments: each under the size
+cap is decoded and passed on to the unit with the 办理单, so that run also
+measures reading a big mail back from the database."""
 
 import argparse
 import base64
@@ -10,7 +14,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bench import harness
@@ -22,11 +26,12 @@ TARGET_FACTOR = 3.0
 MIB = 1024 * 1024
 
 
-def big_mail(attachment_bytes: int, seed: int) -> tuple[bytes, str]:
-    """An appeal as QQ Mail sends it, with an archive of random bytes.
+def big_mail(attachment_bytes: int, seed: int, parts: int = 1) -> tuple[bytes, str]:
+    """An appeal as QQ Mail sends it, with archives of random bytes.
 
-    Random bytes do not compress, as photos and videos hardly do. Returns
-    the mail and its Message-ID.
+    Random bytes do not compress, as photos and videos hardly do. The
+    *attachment_bytes* are shared between *parts* attachments. Returns the
+    mail and its Message-ID.
     """
     rng = random.Random(seed)
     message_id = f"tencent_BIG{rng.getrandbits(64):016X}@qq.com"
@@ -43,26 +48,34 @@ def big_mail(attachment_bytes: int, seed: int) -> tuple[bytes, str]:
         f"Message-ID: <{message_id}>",
         "X-Mailer: QQMail 2.x",
     ]
-    parts = [
+    pieces = [
         "\r\n".join(head).encode("ascii"),
         f"\r\n\r\n--{boundary}\r\n".encode(),
         b'Content-Type: text/plain;\r\n\tcharset="gb18030"\r\n',
         b"Content-Transfer-Encoding: base64\r\n\r\n",
         base64.encodebytes(text.encode("gb18030")).replace(b"\n", b"\r\n"),
-        f"\r\n--{boundary}\r\n".encode(),
-        b'Content-Type: application/octet-stream;\r\n\tname="photos.zip"\r\n',
-        b'Content-Disposition: attachment; filename="photos.zip"\r\n',
-        b"Content-Transfer-Encoding: base64\r\n\r\n",
-        base64.encodebytes(rng.randbytes(attachment_bytes)).replace(b"\n", b"\r\n"),
-        f"\r\n--{boundary}--\r\n".encode(),
     ]
-    return b"".join(parts), message_id
+    for n in range(parts):
+        name = "photos.zip" if parts == 1 else f"photos-{n + 1}.zip"
+        size = attachment_bytes // parts
+        pieces += [
+            f"\r\n--{boundary}\r\n".encode(),
+            f'Content-Type: application/octet-stream;\r\n\tname="{name}"\r\n'.encode(),
+            f'Content-Disposition: attachment; filename="{name}"\r\n'.encode(),
+            b"Content-Transfer-Encoding: base64\r\n\r\n",
+            base64.encodebytes(rng.randbytes(size)).replace(b"\n", b"\r\n"),
+        ]
+    pieces.append(f"\r\n--{boundary}--\r\n".encode())
+    return b"".join(pieces), message_id
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--size", type=float, default=50, help="attachment size in MiB (default 50)"
+    )
+    parser.add_argument(
+        "--parts", type=int, default=1, help="attachments sharing that size"
     )
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument(
@@ -75,9 +88,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     attachment = int(args.size * MIB)
-    raw, message_id = big_mail(attachment, args.seed)
+    raw, message_id = big_mail(attachment, args.seed, args.parts)
     size = len(raw)
-    print(f"big mail: attachment {harness.mb(attachment)}, mail {harness.mb(size)}")
+    print(
+        f"big mail: attachments {harness.mb(attachment)} in {args.parts}, "
+        f"mail {harness.mb(size)}"
+    )
     print(harness.revision())
     print(f"machine at start: {harness.machine()}")
     with (
@@ -171,19 +187,22 @@ def _facts(url: str, message_id: str) -> list[str]:
             for a in mail.attachments
         ]
         noted = [d for d in mail.defects if "cap" in d]
-        forms = session.scalars(
-            select(Outbox.text).where(
+        forms = session.execute(
+            select(Outbox.text, func.length(Outbox.raw), Outbox.attachments).where(
                 Outbox.case_id == mail.case_id, Outbox.kind == "form"
             )
         ).all()
-        held = any("过大" in text for text in forms)
+        held = any("过大" in text for text, _, _ in forms)
+        sizes = ", ".join(
+            f"{harness.mb(size)} with {len(files)} files" for _, size, files in forms
+        )
         lines = [
             f"stored as {mail.kind} (case id {mail.case_id}), "
             f"size {harness.mb(mail.size)}",
             "attachments listed: " + (", ".join(listed) or "none"),
             "defect noted: " + (noted[0] if noted else "none"),
-            f"办理单 mails: {len(forms)}; one says the attachment was held back "
-            f"as too large: {'yes' if held else 'no'}",
+            f"办理单 mails: {len(forms)} ({sizes}); one says an attachment was "
+            f"held back as too large: {'yes' if held else 'no'}",
         ]
     engine.dispose()
     return lines
