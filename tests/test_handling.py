@@ -577,13 +577,7 @@ def test_filled_in_form_counts_as_the_answer(deployment: Deployment) -> None:
     filled = io.BytesIO()
     document.save(filled)
 
-    reply = EmailMessage()
-    reply["From"] = "hq-office@example.edu.cn"
-    reply["To"] = form["From"]
-    reply["Subject"] = "回复：" + str(form["Subject"])
-    reply["Message-ID"] = make_msgid(domain="example.edu.cn")
-    reply["In-Reply-To"] = form["Message-ID"]
-    reply.set_content("")
+    reply = _unit_answer(form, "")
     reply.add_attachment(
         filled.getvalue(),
         maintype="application",
@@ -598,6 +592,18 @@ def test_filled_in_form_counts_as_the_answer(deployment: Deployment) -> None:
     assert UNIT_REPLY in plain(forward.message())
 
 
+def _unit_answer(form: EmailMessage, text: str) -> EmailMessage:
+    """The unit's answer to the 办理单 mail *form*, in its thread."""
+    reply = EmailMessage()
+    reply["From"] = "hq-office@example.edu.cn"
+    reply["To"] = form["From"]
+    reply["Subject"] = "回复：" + str(form["Subject"])
+    reply["Message-ID"] = make_msgid(domain="example.edu.cn")
+    reply["In-Reply-To"] = form["Message-ID"]
+    reply.set_content(text)
+    return reply
+
+
 def test_answer_files_over_one_mails_limit_are_named_to_the_student(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -608,13 +614,7 @@ def test_answer_files_over_one_mails_limit_are_named_to_the_student(
     deployment.poll()
     form = received_form(deployment)
 
-    reply = EmailMessage()
-    reply["From"] = "hq-office@example.edu.cn"
-    reply["To"] = form["From"]
-    reply["Subject"] = "回复：" + str(form["Subject"])
-    reply["Message-ID"] = make_msgid(domain="example.edu.cn")
-    reply["In-Reply-To"] = form["Message-ID"]
-    reply.set_content(UNIT_REPLY)
+    reply = _unit_answer(form, UNIT_REPLY)
     for name, size in (("维修记录.pdf", 3_000), ("现场照片.jpg", 4_000)):
         reply.add_attachment(
             b"%" * size, maintype="application", subtype="octet-stream", filename=name
