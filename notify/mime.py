@@ -107,13 +107,14 @@ def multipart(
     subtype: str, children: Sequence[list[bytes]], **params: str
 ) -> list[bytes]:
     """A multipart body of already written children, as pieces to join."""
-    boundary = _boundary().encode()
+    boundary = _boundary()
     extra = "".join(f'; {key}="{value}"' for key, value in params.items())
-    head = f'Content-Type: multipart/{subtype}; boundary="{boundary.decode()}"{extra}'
+    head = f'Content-Type: multipart/{subtype}; boundary="{boundary}"{extra}'
+    mark = b"--" + boundary.encode()
     pieces = [head.encode("ascii"), CRLF, CRLF]
     for child in children:
-        pieces += [b"--", boundary, CRLF, *child, CRLF]
-    pieces += [b"--", boundary, b"--", CRLF]
+        pieces += [mark, CRLF, *child, CRLF]
+    pieces += [mark, b"--", CRLF]
     return pieces
 
 

@@ -11,6 +11,7 @@ substring() a piece at a time. Small mails keep going through the ORM
 import logging
 import struct
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
@@ -49,8 +50,7 @@ def _write_blob(
     connection: Connection, inbound_id: int, size: int, chunks: Iterable[bytes]
 ) -> None:
     """Reserve a zero-filled blob of the mail's size, then fill it in place."""
-    driver = connection.connection.driver_connection
-    assert driver is not None
+    driver = _driver(connection)
     cursor = driver.cursor()
     try:
         cursor.execute(
@@ -69,8 +69,7 @@ def _copy_in(
     connection: Connection, inbound_id: int, size: int, chunks: Iterable[bytes]
 ) -> None:
     """One row by binary COPY, its bytea field streamed after its length."""
-    driver = connection.connection.driver_connection
-    assert driver is not None
+    driver = _driver(connection)
     statement = "COPY raw_mails (inbound_id, data) FROM STDIN (FORMAT BINARY)"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         # Two fields: inbound_id as int4, then data's length and bytes.
@@ -99,8 +98,7 @@ def _read_blob(connection: Connection, inbound_id: int, piece: int) -> Iterator[
     ).scalar()
     if rowid is None:
         return
-    driver = connection.connection.driver_connection
-    assert driver is not None
+    driver = _driver(connection)
     with driver.blobopen("raw_mails", "data", rowid, readonly=True) as blob:
         while chunk := blob.read(piece):
             yield chunk
@@ -125,3 +123,10 @@ def _read_slices(
                 slice_of, {"start": start + 1, "n": piece, "id": inbound_id}
             ).scalar_one()
         )
+
+
+def _driver(connection: Connection) -> Any:
+    """The DB-API connection under *connection*: sqlite3's or psycopg's."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    return driver

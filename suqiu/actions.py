@@ -448,8 +448,11 @@ class Office:
                 "因本件保密未随办理单转发，如需查看请联系学生工作处。"
             )
         found = _attachments(session, appeal)
-        held = found.held
-        note = f"以下附件过大未随办理单转发：{'、'.join(held)}。" if held else ""
+        note = (
+            f"以下附件过大未随办理单转发：{'、'.join(found.held)}。"
+            if found.held
+            else ""
+        )
         return found.files, note
 
     def _copy_counselor(
@@ -908,18 +911,17 @@ def _attachments(
     with stored_mail(session, mail) as raw:
         for item in mail.attachments:
             name = item.get("filename") or f"附件{item['index']}"
+            # A form is opened whatever its size: it may be the answer.
             form = read_forms and name.lower().endswith(".docx")
-            fits = total + (item.get("size") or 0) <= PASSED_ON_LIMIT
-            data = (
-                None
-                if item.get("oversized") or not (fits or form)
-                else extract_attachment(raw, item["index"])
-            )
-            if data is not None and form:
-                filled = read_handling_form(data)
-                if filled is not None:
-                    found.form_replies.append(filled.unit_reply)
-                    continue
+            listed = item.get("size") or 0
+            if item.get("oversized") or (not form and total + listed > PASSED_ON_LIMIT):
+                found.held.append(name)
+                continue
+            data = extract_attachment(raw, item["index"])
+            filled = read_handling_form(data) if data is not None and form else None
+            if filled is not None:
+                found.form_replies.append(filled.unit_reply)
+                continue
             if data is None or total + len(data) > PASSED_ON_LIMIT:
                 found.held.append(name)
                 continue
