@@ -105,7 +105,9 @@ class _Writer:
 
     def result(self) -> str:
         # TODO: runs of spaces are collapsed on every line, <pre> included,
-        # so preformatted indentation is lost.
+        # so preformatted indentation is lost. Keeping it would mean carrying
+        # a <pre> depth from the tree walk into this pass, and the text is
+        # read for its words, where indentation carries no meaning.
         lines = []
         blank = True
         for line in "".join(self.parts).split("\n"):

@@ -676,6 +676,8 @@ def _addresses(values: list[str], header: str, defects: list[str]) -> list[Addre
                 defects.append(f"{header}: unreadable address")
         # TODO: an unquoted display name holding a comma (From: Zhang, San
         # <a@b>) is split by the scanner, and "Zhang" is lost from the name.
+        # RFC 5322 forbids that header, and gluing the pieces back would be
+        # a guess; the address, which everything downstream uses, is kept.
         before = len(result)
         for name, addr in pairs:
             display, found = decode_header(name) if name else ("", [])
@@ -814,7 +816,10 @@ def _body_text(data: bytes, ctype: str, params: Params) -> tuple[str, list[str]]
 def _unflow(text: str, delsp: bool) -> str:
     """Join the soft line breaks of format=flowed text (RFC 3676 section 4)."""
     # TODO: quote depth (leading ">") is not tracked, so a flowed quoted
-    # line can be joined to an unquoted one after it.
+    # line can be joined to an unquoted one after it. RFC 3676 asks for it;
+    # left because flowed text comes only from a few desktop clients
+    # (Thunderbird, Apple Mail), and tracking depth means joining each run
+    # of lines of one quote level on its own, a rewrite of this function.
     lines: list[str] = []
     pending = ""
     for line in text.split("\n"):

@@ -327,6 +327,8 @@ def _is_attribution(line: str) -> bool:
 def _is_wrapped_attribution(first: str, second: str) -> bool:
     # TODO: only a wrap onto two lines is joined; Gmail wraps a very long
     # sender name over three, and then the first two lines stay in the text.
+    # Joining a third line would more often swallow a line the writer typed,
+    # so it waits for a real example of the shape.
     second = second.strip()
     if not _ATTRIBUTION_END.search(second) or not _WRAPPED_START.search(first):
         return False

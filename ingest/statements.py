@@ -388,7 +388,9 @@ def _name(text: str, sender_name: str | None) -> str | None:
     """Find the student's name: labelled, self-introduced, signed, or sent as.
 
     TODO: an appeal written for several students ("我和李四、王五") yields
-    the first name found only; the others are not reported.
+    the first name found only; the others are not reported, because a case
+    has one student (one name, class and counselor). They stay in the text
+    that staff and the unit read.
     """
     labelled = _labelled_name(text)
     if labelled is not None:
