@@ -23,7 +23,7 @@ from store.cases import STATUS_NAMES
 from suqiu import clock
 
 if TYPE_CHECKING:
-    from notify.charts import Chart  # matplotlib: only reports need it
+    from notify.charts import Chart  # Pillow: only reports need it
 
 log = logging.getLogger(__name__)
 

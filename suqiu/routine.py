@@ -38,7 +38,7 @@ from suqiu.config import CHANNEL_DISPATCHERS, Settings
 from suqiu.errors import ConfigError, NotifyError
 
 if TYPE_CHECKING:
-    # matplotlib and openpyxl take half a second to import: the digest,
+    # Pillow and openpyxl take a fifth of a second to import: the digest,
     # sent every morning, does without them.
     from notify.charts import Chart
 
