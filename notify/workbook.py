@@ -7,11 +7,14 @@ afterwards: openpyxl spends 5 µs on a number, 8 on a string and 13 on a
 date here, over 2 s for a quarter, where the same XML written directly
 takes a quarter of that.
 
-TODO: the rows of a quarter (19,000 cases) still take about 0.5 s with
-the machine busy: 0.3 s to format their cells and 0.15 s to compress the
-12 MB of XML at zlib's default level, as openpyxl compresses. The columns
-are kept to what the figures need (交办 and 办结 times are left out:
-答复用时 and the state carry them).
+The case rows are compressed at zlib's level 3, not openpyxl's 6: for a
+quarter's 12.5 MB of XML that is 0.06 s instead of 0.12 s, for a file 11 %
+larger (1.85 MB instead of 1.66 MB).
+
+TODO: the rows of a quarter (19,000 cases) still take about 0.27 s to
+format, 1.2 µs a cell, most of it the f-strings themselves (a loop without
+the per-cell call saved 15 %). The columns are kept to what the figures
+need (交办 and 办结 times are left out: 答复用时 and the state carry them).
 """
 
 import io
@@ -21,7 +24,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 from xml.sax.saxutils import escape
-from zipfile import ZipFile
+from zipfile import ZIP_DEFLATED, ZipFile
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -48,6 +51,7 @@ MAX_TEXT = 32_767
 # Rows compressed a few hundred at a time: a write per row costs as much
 # as formatting them.
 ROWS_A_WRITE = 500
+ROWS_COMPRESSION = 3
 _STATUS_NAMES = {str(status): name for status, name in STATUS_NAMES.items()}
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDE6F3")
@@ -213,14 +217,18 @@ def _with_rows(package: bytes, sheet_path: str, rows: Iterable[str]) -> bytes:
     """
     member = sheet_path.lstrip("/")
     buffer = io.BytesIO()
-    with ZipFile(io.BytesIO(package)) as source, ZipFile(buffer, "w") as target:
+    with (
+        ZipFile(io.BytesIO(package)) as source,
+        ZipFile(buffer, "w", ZIP_DEFLATED, compresslevel=ROWS_COMPRESSION) as target,
+    ):
         for info in source.infolist():
             data = source.read(info)
             if info.filename != member:
                 target.writestr(info, data)
                 continue
             head, tail = data.rsplit(b"</sheetData>", 1)
-            with target.open(info, "w") as sheet:
+            # Opened by name, the member takes the target's level.
+            with target.open(member, "w") as sheet:
                 sheet.write(head)
                 for chunk in _batched(rows, ROWS_A_WRITE):
                     sheet.write("".join(chunk).encode("utf-8"))
