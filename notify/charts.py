@@ -37,10 +37,10 @@ CJK_FAMILIES = (
 )
 # Where Debian and users keep fonts, and the file names of those fonts.
 FONT_DIRS = (
-    Path("/usr/share/fonts"),
-    Path("/usr/local/share/fonts"),
-    Path.home() / ".local/share/fonts",
-    Path.home() / ".fonts",
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "~/.local/share/fonts",
+    "~/.fonts",
 )
 _FONT_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehan", "wqy", "notosanssc")
 FONT_PACKAGE = "fonts-noto-cjk"
@@ -124,7 +124,7 @@ def _faces() -> Iterator[tuple[str, str, tuple[Path, int]]]:
 
 def _font_files() -> Iterator[Path]:
     for root in FONT_DIRS:
-        for folder, _, names in os.walk(root):
+        for folder, _, names in os.walk(os.path.expanduser(root)):
             for name in sorted(names):
                 simple = name.lower().replace("-", "").replace("_", "")
                 if simple.endswith((".ttc", ".ttf", ".otf")) and any(
@@ -201,7 +201,7 @@ class _Canvas:
         return buffer.getvalue()
 
 
-def width_of(text: str, size: int = TEXT_SIZE) -> float:
+def _width(text: str, size: int = TEXT_SIZE) -> float:
     """How wide a text is drawn, in pixels."""
     return _font(size).getlength(text)
 
@@ -248,7 +248,7 @@ class _Bars:
                 ((left + right) / 2, middle), "本期无数据", anchor="mm", fill=GREY
             )
             return
-        longest_text = max(width_of(text, TEXT_SIZE - 2) for text in self.texts)
+        longest_text = max(_width(text, TEXT_SIZE - 2) for text in self.texts)
         span = right - axis - longest_text - 8
         limit = self.limit or max(max(value for _, value in self.items), 1)
         for place, ((name, value), text) in enumerate(
@@ -276,14 +276,14 @@ class _Bars:
 
 def _names_width(items: Sequence[tuple[str, float]], box: float) -> float:
     """The widest name, but never more than 40 % of the box."""
-    return min(max((width_of(name) for name, _ in items), default=0), box * 0.4)
+    return min(max((_width(name) for name, _ in items), default=0), box * 0.4)
 
 
 def _fit(text: str, width: float) -> str:
     """The text, shortened with an ellipsis when it is wider than width."""
-    if width_of(text) <= width:
+    if _width(text) <= width:
         return text
-    while text and width_of(text + "…") > width:
+    while text and _width(text + "…") > width:
         text = text[:-1]
     return text + "…"
 

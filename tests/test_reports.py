@@ -197,6 +197,24 @@ def test_a_character_the_font_lacks_is_named(
     assert "no glyph" in caplog.text
 
 
+def test_without_a_chinese_font_the_charts_name_the_package(
+    generated: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine without a CJK font gets an error naming the Debian package,
+    not charts whose labels are boxes."""
+    with transaction(generated.sessions) as session:
+        figures = gather(session, NOVEMBER, as_of=clock.now())
+    monkeypatch.setattr(charts, "FONT_DIRS", (str(tmp_path),))
+    charts._find_face.cache_clear()
+    try:
+        with pytest.raises(charts.ChartError, match=charts.FONT_PACKAGE):
+            charts.report_charts(figures)
+    finally:
+        monkeypatch.undo()
+        charts._find_face.cache_clear()
+    assert charts.cjk_family() in charts.CJK_FAMILIES
+
+
 def test_workbook_reads_back_with_the_cases_and_no_personal_data(
     generated: App,
 ) -> None:
