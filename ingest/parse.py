@@ -55,6 +55,14 @@ _ID_TOKEN = re.compile(r"<([^<>]*)>|([^\s<>,;()\"]+@[^\s<>,;()\"]+)")
 _COMMENT = re.compile(r"\([^()]*\)")
 _ID_SEPARATORS = re.compile(r"[\s,;]+")
 _NUMERIC_ZONE = re.compile(r"([+-])(\d{2})(\d{2})(?!\d)")
+# An offset after GMT or UTC, as JavaScript writes a date ("GMT+0800
+# (中国标准时间)") and some web forms do ("UTC+8").
+_GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?(?!\d)")
+# "CST" alone: RFC 5322's obsolete zones make it US Central (-0600), but the
+# Chinese servers and clients that write it mean China Standard Time.
+_CST = re.compile(r"\bCST\b")
+_US_CENTRAL = timezone(timedelta(hours=-6))
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 _TRANSFER_TOKEN = re.compile(r"[a-z0-9-]+")
 _PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
 _META_CHARSET = re.compile(
@@ -702,11 +710,10 @@ def _date(values: list[str], defects: list[str]) -> datetime | None:
         result = parse_mail_date(text)
     except Exception:  # mail-parser's date reader failed outright
         result = None
-    # TODO: an alphabetic zone is read as RFC 5322 defines it, so "CST" is
-    # US Central; some Chinese servers mean China Standard Time (+0800).
     if result is not None and result.value is not None:
         defects.extend(f"Date: {reason}" for reason in result.reasons)
-        return _with_sender_offset(result.value, text, result.timezone)
+        value = _with_sender_offset(result.value, text, result.timezone)
+        return _china_if_cst(value, text, defects)
 
     try:
         loose = email.utils.parsedate_to_datetime(text)
@@ -714,7 +721,40 @@ def _date(values: list[str], defects: list[str]) -> datetime | None:
         defects.append("unreadable Date header")
         return None
     defects.append("Date header not in RFC 5322 form; read loosely")
-    return loose if loose.tzinfo is not None else loose.replace(tzinfo=UTC)
+    if loose.tzinfo is not None:
+        return _china_if_cst(loose, text, defects)
+    # The email package drops what it cannot read after the time, such as
+    # "GMT+0800", and gives a naive time: the offset is read here instead.
+    written = _written_offset(text)
+    if written is None:
+        defects.append("Date: no time zone; read as UTC")
+    return loose.replace(tzinfo=written or UTC)
+
+
+def _china_if_cst(value: datetime, text: str, defects: list[str]) -> datetime:
+    """*value* with a bare "CST" read as +0800, not as US Central."""
+    if value.utcoffset() != _US_CENTRAL.utcoffset(None) or not _CST.search(text):
+        return value
+    if _NUMERIC_ZONE.search(text) or _GMT_OFFSET.search(text):
+        return value  # "-0600 (CST)": the number says which CST
+    defects.append("Date: CST read as China Standard Time (+0800)")
+    return value.replace(tzinfo=CHINA_STANDARD_TIME)
+
+
+def _written_offset(text: str) -> timezone | None:
+    """The offset a loosely written date gives, if any: "GMT+8", "+0800",
+    "GMT+08:00", or a bare "CST" (China Standard Time)."""
+    match = _GMT_OFFSET.search(text)
+    if match is not None or (match := _NUMERIC_ZONE.search(text)) is not None:
+        sign, hours, minutes = match.group(1), match.group(2), match.group(3)
+    elif _CST.search(text):
+        return CHINA_STANDARD_TIME
+    else:
+        return None
+    offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+    if offset >= timedelta(hours=24):
+        return None
+    return timezone(-offset if sign == "-" else offset)
 
 
 def _with_sender_offset(value: datetime, text: str, hours: object) -> datetime:

@@ -322,6 +322,71 @@ def test_broken_address_and_id_headers() -> None:
     assert "2 From headers" in mail.defects
 
 
+CHINA = timezone(timedelta(hours=8))
+
+
+@pytest.mark.parametrize(
+    ("written", "meant", "defect"),
+    [
+        # A bare CST from a Chinese server is China Standard Time.
+        (
+            "Thu, 03 Dec 2026 10:00:00 CST",
+            datetime(2026, 12, 3, 10, tzinfo=CHINA),
+            "Date: CST read as China Standard Time (+0800)",
+        ),
+        # A number beside it says which CST was meant.
+        (
+            "Thu, 03 Dec 2026 10:00:00 +0800 (CST)",
+            datetime(2026, 12, 3, 2, tzinfo=UTC),
+            None,
+        ),
+        (
+            "Thu, 03 Dec 2026 10:00:00 -0600 (CST)",
+            datetime(2026, 12, 3, 16, tzinfo=UTC),
+            None,
+        ),
+        # JavaScript's and web forms' ways of writing the offset.
+        (
+            "Thu, 3 Dec 2026 10:00:00 GMT+0800 (中国标准时间)",
+            datetime(2026, 12, 3, 10, tzinfo=CHINA),
+            "Date header not in RFC 5322 form; read loosely",
+        ),
+        (
+            "Thu, 3 Dec 2026 10:00:00 GMT+8",
+            datetime(2026, 12, 3, 10, tzinfo=CHINA),
+            "Date header not in RFC 5322 form; read loosely",
+        ),
+        (
+            "Thu, 3 Dec 2026 10:00:00 UTC+08:00",
+            datetime(2026, 12, 3, 10, tzinfo=CHINA),
+            "Date header not in RFC 5322 form; read loosely",
+        ),
+        (
+            "Thu, 3 Dec 2026 10:00:00 GMT-0530",
+            datetime(2026, 12, 3, 15, 30, tzinfo=UTC),
+            "Date header not in RFC 5322 form; read loosely",
+        ),
+        # No zone at all: UTC, and said so.
+        (
+            "Thu, 3 Dec 2026 10:00:00",
+            datetime(2026, 12, 3, 10, tzinfo=UTC),
+            "Date: no time zone; read as UTC",
+        ),
+    ],
+)
+def test_date_zones_as_chinese_clients_write_them(
+    written: str, meant: datetime, defect: str | None
+) -> None:
+    """The Date header's moment, whichever way the client wrote its zone."""
+    raw = f"From: a@example.com\r\nDate: {written}\r\n\r\nhi\r\n".encode()
+    mail = parse_mail(raw)
+    assert mail.date == meant
+    if defect is None:
+        assert mail.defects == []
+    else:
+        assert defect in mail.defects
+
+
 def test_headers_keep_every_occurrence_decoded() -> None:
     """Headers are listed by lower-case name, every occurrence decoded, in order."""
     mail = read("broken_headers.eml")
