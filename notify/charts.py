@@ -303,7 +303,8 @@ def _sources(figures: Figures) -> _Canvas:
 def _units(figures: Figures) -> _Canvas:
     units = figures.by_unit
     counts = [(u.name, float(u.total)) for u in units]
-    names = _names_width(counts, WIDTH * 0.6)
+    # Room for the longest unit name, 大学生心理健康教育与咨询中心 (14 字).
+    names = _names_width(counts, WIDTH * 0.7)
     rates = _Bars(
         [(u.name, 100 * (u.on_time_rate or 0)) for u in units],
         ORANGE,
@@ -384,7 +385,8 @@ def _pie(
     for (name, n), angle in zip(parts, middles, strict=True):
         cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
         if n / total >= 0.04:  # a thinner slice has no room for its percentage
-            inside = (centre[0] + 0.6 * radius * cos, centre[1] + 0.6 * radius * sin)
+            reach = 0.6 * radius if len(parts) > 1 else 0  # a whole disc: centred
+            inside = (centre[0] + reach * cos, centre[1] + reach * sin)
             share = f"{100 * n / total:.0f}%"
             canvas.text(inside, share, anchor="mm", fill="white", bold=True)
         outside = (centre[0] + (radius + 10) * cos, centre[1] + (radius + 10) * sin)
