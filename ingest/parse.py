@@ -62,7 +62,7 @@ _GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?(?!\d)")
 # Chinese servers and clients that write it mean China Standard Time.
 _CST = re.compile(r"\bCST\b")
 _US_CENTRAL = timezone(timedelta(hours=-6))
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+_CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 _TRANSFER_TOKEN = re.compile(r"[a-z0-9-]+")
 _PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
 _META_CHARSET = re.compile(
@@ -724,49 +724,44 @@ def _date(values: list[str], defects: list[str]) -> datetime | None:
     if loose.tzinfo is not None:
         return _china_if_cst(loose, text, defects)
     # The email package drops what it cannot read after the time, such as
-    # "GMT+0800", and gives a naive time: the offset is read here instead.
-    written = _written_offset(text)
-    if written is None:
-        defects.append("Date: no time zone; read as UTC")
-    return loose.replace(tzinfo=written or UTC)
+    # "GMT+0800", and gives a naive time: the zone is read here instead.
+    offset = _written_offset(text)
+    if offset is None and _CST.search(text):
+        return loose.replace(tzinfo=_CHINA_STANDARD_TIME)
+    if offset is not None and abs(offset) < timedelta(hours=24):
+        return loose.replace(tzinfo=timezone(offset))
+    defects.append("Date: no time zone; read as UTC")
+    return loose.replace(tzinfo=UTC)
 
 
 def _china_if_cst(value: datetime, text: str, defects: list[str]) -> datetime:
     """*value* with a bare "CST" read as +0800, not as US Central."""
     if value.utcoffset() != _US_CENTRAL.utcoffset(None) or not _CST.search(text):
         return value
-    if _NUMERIC_ZONE.search(text) or _GMT_OFFSET.search(text):
+    if _written_offset(text) is not None:
         return value  # "-0600 (CST)": the number says which CST
     defects.append("Date: CST read as China Standard Time (+0800)")
-    return value.replace(tzinfo=CHINA_STANDARD_TIME)
+    return value.replace(tzinfo=_CHINA_STANDARD_TIME)
 
 
-def _written_offset(text: str) -> timezone | None:
-    """The offset a loosely written date gives, if any: "GMT+8", "+0800",
-    "GMT+08:00", or a bare "CST" (China Standard Time)."""
-    match = _GMT_OFFSET.search(text)
-    if match is not None or (match := _NUMERIC_ZONE.search(text)) is not None:
-        sign, hours, minutes = match.group(1), match.group(2), match.group(3)
-    elif _CST.search(text):
-        return CHINA_STANDARD_TIME
-    else:
+def _written_offset(text: str) -> timedelta | None:
+    """The offset a date is written with, if any: "+0800", or after GMT or
+    UTC ("GMT+8", "UTC+08:00")."""
+    match = _NUMERIC_ZONE.search(text) or _GMT_OFFSET.search(text)
+    if match is None:
         return None
+    sign, hours, minutes = match.groups()
     offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
-    if offset >= timedelta(hours=24):
-        return None
-    return timezone(-offset if sign == "-" else offset)
+    return -offset if sign == "-" else offset
 
 
 def _with_sender_offset(value: datetime, text: str, hours: object) -> datetime:
     """Show a UTC time in the sender's own offset, as the Date header had it."""
-    match = _NUMERIC_ZONE.search(text)
+    offset = _written_offset(text)
     try:
-        if match:
-            minutes = int(match.group(2)) * 60 + int(match.group(3))
-            minutes = -minutes if match.group(1) == "-" else minutes
-        else:
-            minutes = round(float(str(hours)) * 60)
-        return value.astimezone(timezone(timedelta(minutes=minutes)))
+        if offset is None:
+            offset = timedelta(minutes=round(float(str(hours)) * 60))
+        return value.astimezone(timezone(offset))
     except (ValueError, OverflowError):
         return value.astimezone(UTC)
 
