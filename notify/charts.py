@@ -206,12 +206,12 @@ def _width(text: str, size: int = TEXT_SIZE) -> float:
     return _font(size).getlength(text)
 
 
-@cache
 def _has_glyph(char: str) -> bool:
     """False when the font would draw the character as its .notdef box."""
     return _glyph_bitmap(char) != _glyph_bitmap("\U0010fffd")  # a private-use point
 
 
+@cache  # the .notdef box above among them, drawn once
 def _glyph_bitmap(char: str) -> bytes:
     image = Image.new("L", (2 * TEXT_SIZE, 2 * TEXT_SIZE))
     ImageDraw.Draw(image).text((0, 0), char, font=_font(TEXT_SIZE), fill=255)
@@ -398,7 +398,7 @@ def _pie(
 
 def _topics(figures: Figures) -> _Canvas:
     words = [(word, float(n)) for word, n in figures.hot_words[:12]]
-    bars = _Bars(words, BLUE, labels=[f"{n:g}" for _, n in words], row=36)
+    bars = _Bars(words, BLUE, row=36)
     canvas = _Canvas(_height(len(words), bars.row, subtitles=False))
     top = canvas.title(f"{figures.period.label} 热点词（涉及诉求件数）")
     bars.draw(canvas, MARGIN, top, WIDTH - MARGIN, "")
